@@ -1,0 +1,252 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"path"
+	"strings"
+
+	"github.com/isaplay/isaplay/inventory/conn"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// ErrPlanWrite is returned by Host writes during a plan: Check never writes.
+var ErrPlanWrite = errors.New("write attempted while planning (Check must not write)")
+
+// Host is what a module sees of one host during one task: its identity, the connection, and,
+// while planning, an overlay of what earlier tasks will have written. Reads go through the
+// overlay; writes are refused while planning.
+type Host struct {
+	// Name is the inventory name; Address the address connected to.
+	Name    string
+	Address string
+	// Vars are the host's variables (group vars overridden by host vars).
+	Vars cty.Value
+	// Become is true when the task runs as root through sudo.
+	Become bool
+	// RunID names the current run; backups on the host live under it.
+	RunID string
+	// StateDir is isaplay's state directory on the host (backups, locks), outside product trees.
+	// A relative path is relative to the login directory.
+	StateDir string
+
+	conn     conn.Conn
+	overlay  *overlay
+	redactor *Redactor
+}
+
+// NewHost returns a Host over c for applying. Tests of modules use it with a local connection;
+// Planning returns a copy that plans.
+func NewHost(name string, c conn.Conn, runID, stateDir string, r *Redactor) *Host {
+	if r == nil {
+		r = NewRedactor()
+	}
+	return &Host{Name: name, Vars: cty.EmptyObjectVal, conn: c, RunID: runID, StateDir: stateDir, redactor: r}
+}
+
+// Planning returns a copy of h that plans: reads see a fresh overlay, writes are refused.
+func (h *Host) Planning() *Host {
+	c := *h
+	c.overlay = newOverlay()
+	return &c
+}
+
+// IsPlanning reports whether this is a plan (Check may not write; results may be unknown).
+func (h *Host) IsPlanning() bool { return h.overlay != nil }
+
+// Conn returns the raw connection, for modules that need it (a TCP dial); prefer the Host methods.
+func (h *Host) Conn() conn.Conn { return h.conn }
+
+// Redact masks every known secret in s.
+func (h *Host) Redact(s string) string { return h.redactor.Redact(s) }
+
+// AddSecret makes s a secret for every output of this run.
+func (h *Host) AddSecret(s string) { h.redactor.Add(s) }
+
+// Run runs a command, as root when the task has become.
+func (h *Host) Run(ctx context.Context, c conn.Command) (conn.Result, error) {
+	c.Become = c.Become || h.Become
+	res, err := h.conn.Run(ctx, c)
+	if err != nil {
+		return res, fmt.Errorf("%s: %w", h.Name, err)
+	}
+	return res, nil
+}
+
+// Dial opens a TCP connection from the host.
+func (h *Host) Dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	return h.conn.Dial(ctx, network, addr)
+}
+
+// Stat reports each path, seen through the plan overlay, in at most one round trip.
+func (h *Host) Stat(ctx context.Context, paths []string, hash bool) ([]conn.FileInfo, error) {
+	out := make([]conn.FileInfo, len(paths))
+	var ask []string
+	var idx []int
+	for i, p := range paths {
+		if fi, ok := h.overlay.stat(p); ok {
+			out[i] = fi
+			continue
+		}
+		ask = append(ask, p)
+		idx = append(idx, i)
+	}
+	if len(ask) > 0 {
+		got, err := h.conn.Stat(ctx, ask, hash)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", h.Name, err)
+		}
+		for j, fi := range got {
+			out[idx[j]] = fi
+		}
+	}
+	return out, nil
+}
+
+// ReadFile returns the file at p and its bytes, seen through the plan overlay.
+func (h *Host) ReadFile(ctx context.Context, p string) (conn.FileInfo, []byte, error) {
+	if fi, ok := h.overlay.stat(p); ok {
+		return fi, h.overlay.data(p), nil
+	}
+	fi, data, err := h.conn.ReadFile(ctx, p, h.Become)
+	if err != nil {
+		return fi, nil, fmt.Errorf("%s: %w", h.Name, err)
+	}
+	return fi, data, nil
+}
+
+// WriteFile replaces p atomically. It fails while planning.
+func (h *Host) WriteFile(ctx context.Context, p string, data []byte, opts conn.WriteOptions) error {
+	if h.IsPlanning() {
+		return ErrPlanWrite
+	}
+	opts.Become = opts.Become || h.Become
+	if err := h.conn.WriteFile(ctx, p, data, opts); err != nil {
+		return fmt.Errorf("%s: %w", h.Name, err)
+	}
+	return nil
+}
+
+// Exec runs a command that changes the host (mkdir, ln, rm...). It fails while planning and
+// turns a non-zero exit into an error that carries stderr.
+func (h *Host) Exec(ctx context.Context, script string) error {
+	if h.IsPlanning() {
+		return ErrPlanWrite
+	}
+	res, err := h.Run(ctx, conn.Command{Script: script})
+	if err != nil {
+		return err
+	}
+	if res.ExitCode != 0 {
+		return fmt.Errorf("%s: exit %d: %s", h.Name, res.ExitCode, h.Redact(strings.TrimSpace(string(res.Stderr))))
+	}
+	return nil
+}
+
+// backupDir is where this run keeps backups on the host.
+func (h *Host) backupDir(runID string) string {
+	return path.Join(h.StateDir, "runs", runID, "backups")
+}
+
+// FileUndo is the undo record of a change to one file: where its original bytes are kept on
+// the host and how to put them back. Every file module uses it.
+type FileUndo struct {
+	// Path is the file changed.
+	Path string `json:"path"`
+	// Existed says whether anything was at Path before; if not, undo removes it.
+	Existed bool `json:"existed"`
+	// Backup is the path of the copy of the original bytes on the host (run id + sha256).
+	Backup string `json:"backup,omitempty"`
+	// SHA256 is the digest of the original bytes; Mode, UID and GID its metadata.
+	SHA256 string `json:"sha256,omitempty"`
+	Mode   uint32 `json:"mode,omitempty"`
+	UID    int    `json:"uid"`
+	GID    int    `json:"gid"`
+	// NewSHA256 is the digest of what apply writes; a rollback refuses (unless forced) when the
+	// file then holds neither this nor the original.
+	NewSHA256 string `json:"new_sha256,omitempty"`
+	// AlsoRemove are globs removed on undo (files the product generates from this one).
+	AlsoRemove []string `json:"also_remove,omitempty"`
+}
+
+// NewFileUndo returns the undo record for replacing the file described by before with bytes
+// whose digest is newSHA.
+func (h *Host) NewFileUndo(before conn.FileInfo, newSHA string) FileUndo {
+	u := FileUndo{Path: before.Path, Existed: before.Exists, NewSHA256: newSHA}
+	if before.Exists {
+		u.SHA256, u.Mode, u.UID, u.GID = before.SHA256, uint32(before.Mode), before.UID, before.GID
+		if before.Type == conn.TypeFile {
+			u.Backup = path.Join(h.backupDir(h.RunID), before.SHA256)
+		}
+	}
+	return u
+}
+
+// SaveBackup copies the original file to its backup location (mode 0700 directory), keeping
+// mode and owner. It is done by Apply before it writes; repeating it is harmless.
+func (h *Host) SaveBackup(ctx context.Context, u FileUndo) error {
+	if u.Backup == "" {
+		return nil
+	}
+	dir := path.Dir(u.Backup)
+	script := "umask 077 && mkdir -p " + conn.Quote(dir) + " && chmod 700 " + conn.Quote(path.Dir(dir)) + " " + conn.Quote(dir) +
+		" && { [ -f " + conn.Quote(u.Backup) + " ] || { cp -p " + conn.Quote(u.Path) + " " + conn.Quote(u.Backup+".tmp") +
+		" && mv -f " + conn.Quote(u.Backup+".tmp") + " " + conn.Quote(u.Backup) + "; }; }"
+	return h.Exec(ctx, script)
+}
+
+// RestoreFile puts the file of u back as it was: the backup's bytes, mode and owner, or nothing
+// when it did not exist. It is idempotent.
+func (h *Host) RestoreFile(ctx context.Context, u FileUndo) error {
+	var script string
+	if !u.Existed {
+		script = "rm -f " + conn.Quote(u.Path)
+	} else if u.Backup != "" {
+		tmp := path.Join(path.Dir(u.Path), ".isaplay-restore-"+shortHash(u.Path))
+		script = "if [ -f " + conn.Quote(u.Backup) + " ]; then cp -p " + conn.Quote(u.Backup) + " " + conn.Quote(tmp) +
+			" && sync " + conn.Quote(tmp) + " 2>/dev/null; mv -f " + conn.Quote(tmp) + " " + conn.Quote(u.Path) +
+			"; else echo 'backup missing: " + strings.ReplaceAll(u.Backup, "'", "") + "' >&2; exit 3; fi"
+	}
+	for _, g := range u.AlsoRemove {
+		if script != "" {
+			script += " && "
+		}
+		// The glob stays unquoted on purpose so the shell expands it; its characters are checked.
+		if !safeGlob(g) {
+			return fmt.Errorf("%s: undo glob %q has characters that are not allowed", h.Name, g)
+		}
+		script += "rm -f -- " + g
+	}
+	if script == "" {
+		return nil
+	}
+	return h.Exec(ctx, script)
+}
+
+// safeGlob accepts globs made of path characters and * ? [ ] only.
+func safeGlob(g string) bool {
+	if g == "" || strings.HasPrefix(g, "-") {
+		return false
+	}
+	for _, c := range g {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("-_./*?[]+@%:,", c)) {
+			return false
+		}
+	}
+	return true
+}
+
+func shortHash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:6])
+}
+
+// SHA256 returns the hex sha256 of b.
+func SHA256(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}

@@ -1,0 +1,101 @@
+// Package conn defines the connection to one host that modules and the engine use: run a
+// command, read, stat and atomically write files, and dial TCP from the host. The local and SSH
+// connections implement it; the engine wraps it so that a plan reads through earlier tasks.
+package conn
+
+import (
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"net"
+)
+
+// Conn is an open connection to one host. It is safe for concurrent use: commands run as
+// independent sessions (bounded per connection) and file operations may overlap.
+//
+// Every method takes a context; cancelling it aborts the remote operation and returns ctx.Err()
+// wrapped with the host's name. A broken connection makes every later call fail with an error
+// that wraps ErrConnLost.
+type Conn interface {
+	// Run runs c.Script with sh on the host and waits for it. A non-zero exit status is not an
+	// error: it is reported in Result.ExitCode. The error is for failures to run at all.
+	Run(ctx context.Context, c Command) (Result, error)
+	// Stat returns what is at each path, in one round trip. A missing path is not an error: its
+	// FileInfo has Exists false. With hash, regular files carry their sha256.
+	Stat(ctx context.Context, paths []string, hash bool) ([]FileInfo, error)
+	// ReadFile returns what is at path and, for a regular file, its bytes, in one round trip.
+	// A missing file is not an error (Exists false, nil data); a directory has nil data.
+	ReadFile(ctx context.Context, path string, become bool) (FileInfo, []byte, error)
+	// WriteFile replaces path atomically with data: a temporary file in the same directory, synced,
+	// given its mode and owner, then renamed over path. The directory must exist.
+	WriteFile(ctx context.Context, path string, data []byte, opts WriteOptions) error
+	// Dial opens a TCP connection from the host (for SSH, a direct-tcpip channel), so that a
+	// module can reach a service bound to the host's loopback.
+	Dial(ctx context.Context, network, addr string) (net.Conn, error)
+	// Close ends the connection. Calls after Close fail.
+	Close() error
+}
+
+// ErrConnLost is wrapped by errors of operations that failed because the connection to the host
+// broke (killed peer, keepalive timeout).
+var ErrConnLost = errors.New("connection to host lost")
+
+// Command is a shell script to run on a host. Build Script only with Quote and Join: nothing
+// user-supplied may be pasted into it raw.
+type Command struct {
+	// Script is passed to `sh -c`.
+	Script string
+	// Stdin, when set, is fed to the script's standard input (secrets travel here, never in Script).
+	Stdin io.Reader
+	// Stdout, when set, receives the standard output as it is produced instead of Result.Stdout.
+	Stdout io.Writer
+	// Become runs the script as root through sudo; the sudo password, if the host needs one, is
+	// sent on standard input by the connection.
+	Become bool
+}
+
+// Result is how a command ended.
+type Result struct {
+	Stdout   []byte
+	Stderr   []byte
+	ExitCode int
+}
+
+// FileType says what kind of object a path names.
+type FileType string
+
+// The kinds of object Stat reports.
+const (
+	TypeNone    FileType = ""
+	TypeFile    FileType = "file"
+	TypeDir     FileType = "dir"
+	TypeSymlink FileType = "symlink"
+	TypeOther   FileType = "other"
+)
+
+// FileInfo is what Stat and ReadFile report about a path. Symlinks are not followed: a link is
+// reported as TypeSymlink with its target.
+type FileInfo struct {
+	Path   string      `json:"path"`
+	Exists bool        `json:"exists"`
+	Type   FileType    `json:"type,omitempty"`
+	Mode   fs.FileMode `json:"mode,omitempty"` // permission bits only
+	UID    int         `json:"uid"`
+	GID    int         `json:"gid"`
+	Size   int64       `json:"size,omitempty"`
+	// LinkTarget is the target of a symlink, as stored in the link.
+	LinkTarget string `json:"link_target,omitempty"`
+	// SHA256 is the hex digest of a regular file's bytes when hashing was asked for or the file was read.
+	SHA256 string `json:"sha256,omitempty"`
+}
+
+// WriteOptions controls WriteFile.
+type WriteOptions struct {
+	// Mode is the permission bits of the new file; 0 means 0644.
+	Mode fs.FileMode
+	// UID and GID own the new file; -1 leaves the owner the writing user gets.
+	UID, GID int
+	// Become writes as root through sudo.
+	Become bool
+}

@@ -1,0 +1,34 @@
+package conn
+
+import "strings"
+
+// Quote returns s quoted for a POSIX shell so that the shell passes it on as exactly one word
+// with the same bytes. It is the one quoting function every remote command is built with.
+func Quote(s string) string {
+	if s == "" {
+		return "''"
+	}
+	safe := true
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+			c == '-' || c == '_' || c == '.' || c == '/' || c == ':' || c == '@' || c == '%' || c == '+' || c == ',') {
+			safe = false
+			break
+		}
+	}
+	// '=' is left out of the safe set: a bare first word with '=' would be an assignment.
+	if safe {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// Join quotes each argument with Quote and joins them with spaces into one command line.
+func Join(args ...string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		q[i] = Quote(a)
+	}
+	return strings.Join(q, " ")
+}
