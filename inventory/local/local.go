@@ -32,6 +32,18 @@ var _ conn.Conn = (*Conn)(nil)
 // New returns a local connection.
 func New() *Conn { return &Conn{} }
 
+// abs resolves a relative path against the home directory, where an SSH login starts.
+func abs(p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return p
+	}
+	return filepath.Join(home, p)
+}
+
 // Run runs c.Script with sh -c.
 func (l *Conn) Run(ctx context.Context, c conn.Command) (conn.Result, error) {
 	argv := []string{"sh", "-c", c.Script}
@@ -39,6 +51,7 @@ func (l *Conn) Run(ctx context.Context, c conn.Command) (conn.Result, error) {
 		argv = append(append([]string{}, l.Sudo...), argv...)
 	}
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Dir = abs(".")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdin = c.Stdin
 	cmd.Stdout = &stdout
@@ -66,11 +79,12 @@ func (l *Conn) Stat(ctx context.Context, paths []string, hash bool) ([]conn.File
 	out := make([]conn.FileInfo, len(paths))
 	for i, p := range paths {
 		fi, err := stat(p)
+		fi.Path = p
 		if err != nil {
 			return nil, err
 		}
 		if hash && fi.Type == conn.TypeFile {
-			data, err := os.ReadFile(p)
+			data, err := os.ReadFile(abs(p))
 			if err != nil {
 				return nil, fmt.Errorf("local: %w", err)
 			}
@@ -88,7 +102,7 @@ func (l *Conn) ReadFile(ctx context.Context, path string, become bool) (conn.Fil
 	if err != nil || fi.Type != conn.TypeFile {
 		return fi, nil, err
 	}
-	data, err := os.ReadFile(path)
+	data, err := os.ReadFile(abs(path))
 	if err != nil {
 		return fi, nil, fmt.Errorf("local: %w", err)
 	}
@@ -104,6 +118,7 @@ func (l *Conn) WriteFile(ctx context.Context, path string, data []byte, opts con
 	if mode == 0 {
 		mode = 0o644
 	}
+	path = abs(path)
 	f, err := os.CreateTemp(filepath.Dir(path), ".isaplay-tmp-*")
 	if err != nil {
 		return fmt.Errorf("local: write %s: %w", path, err)
@@ -149,6 +164,7 @@ func (l *Conn) Close() error { return nil }
 
 func stat(p string) (conn.FileInfo, error) {
 	fi := conn.FileInfo{Path: p}
+	p = abs(p)
 	st, err := os.Lstat(p)
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 		return fi, nil
