@@ -124,14 +124,14 @@ loopback_member() { case "$1" in ""|localhost|127.0.0.1|::1) return 0 ;; esac; r
 # ---- configuration -----------------------------------------------------------------------------
 AXIS2=$(flat "$CONF/axis2/axis2.xml" | sed 's/.*<clustering /<clustering /; s/<\/clustering>.*//')
 CLUSTERING=false
-echo "$AXIS2" | grep -o '<clustering [^>]*>' | grep -q 'enable="true"' && CLUSTERING=true
+printf '%s\n' "$AXIS2" | grep -o '<clustering [^>]*>' | grep -q 'enable="true"' && CLUSTERING=true
 [ -f "$CONF/hazelcast.xml" ] && HAZELCAST_XML=true || HAZELCAST_XML=false
-SCHEME=$(echo "$AXIS2" | param membershipScheme)
-DOMAIN=$(echo "$AXIS2" | param domain)
-MEMBER_HOST=$(echo "$AXIS2" | param localMemberHost)
-MEMBER_PORT=$(echo "$AXIS2" | param localMemberPort)
+SCHEME=$(printf '%s\n' "$AXIS2" | param membershipScheme)
+DOMAIN=$(printf '%s\n' "$AXIS2" | param domain)
+MEMBER_HOST=$(printf '%s\n' "$AXIS2" | param localMemberHost)
+MEMBER_PORT=$(printf '%s\n' "$AXIS2" | param localMemberPort)
 [ -n "$MEMBER_PORT" ] || MEMBER_PORT=4000
-WKA=$(echo "$AXIS2" | sed 's/.*<members>//; s/<\/members>.*//; s/<member>/\n/g' |
+WKA=$(printf '%s\n' "$AXIS2" | sed 's/.*<members>//; s/<\/members>.*//; s/<member>/\n/g' |
   sed -n 's/.*<hostName>[[:space:]]*\([^<[:space:]]*\)[[:space:]]*<\/hostName>.*<port>[[:space:]]*\([0-9]*\)[[:space:]]*<\/port>.*/\1:\2/p')
 
 EP=$(flat "$CONF/event-processor.xml")
@@ -220,7 +220,7 @@ live_peers() {
     printf '%s\n' "$WKA" | grep -qx "$hp" && echo "$hp"
   done
 }
-peer_uuid() { head -n 1 "$CL/members/$(echo "$1" | sed 's/:\([0-9]*\)$/_\1/')" 2>/dev/null; }
+peer_uuid() { head -n 1 "$CL/members/$(printf '%s\n' "$1" | sed 's/:\([0-9]*\)$/_\1/')" 2>/dev/null; }
 masters() {
   { [ "$SPARK_UP" = true ] && echo "spark://$IP:$MASTER_PORT"
     for hp in $PEERS; do sed -n 's/^master=//p' "$CL/members/$(printf '%s\n' "$hp" | sed 's/:\([0-9]*\)$/_\1/')" 2>/dev/null; done; } | grep . | sort
