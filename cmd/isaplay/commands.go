@@ -1,0 +1,249 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2/ext/typeexpr"
+	"github.com/isaplay/isaplay/engine"
+	"github.com/spf13/cobra"
+	"github.com/zclconf/go-cty/cty"
+)
+
+func validateCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate PLAYBOOK",
+		Short: "Parse and type-check a playbook against an inventory, without connecting",
+		Long: "validate parses the playbook, checks every task's module and arguments, and with -i evaluates\n" +
+			"every task for every host it would run on. Missing variables are treated as unknown.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			l, err := g.load(args[0], true)
+			if err != nil {
+				return err
+			}
+			cfg := g.config(l, "validate")
+			if err := g.printDiags(engine.Validate(cmd.Context(), cfg)); err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "%s is valid: %d plays, %d tasks.\n", args[0], len(l.pb.Plays), countTasks(l.pb))
+			return nil
+		},
+	}
+}
+
+func countTasks(pb *engine.Playbook) int {
+	n := 0
+	for _, p := range pb.Plays {
+		n += len(p.Tasks)
+	}
+	return n
+}
+
+func planCmd(g *globals) *cobra.Command {
+	var detailed bool
+	cmd := &cobra.Command{
+		Use:   "plan PLAYBOOK",
+		Short: "Show exactly what apply would change, reading every host and writing nothing",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			l, err := g.load(args[0], false)
+			if err != nil {
+				return err
+			}
+			plan, err := engine.PlanRun(cmd.Context(), g.config(l, "plan"))
+			if plan != nil {
+				if rerr := engine.RenderText(g.stdout, plan, engine.TextOptions{Color: g.colorOut()}); rerr != nil {
+					return rerr
+				}
+			}
+			if err != nil {
+				return g.handleErr(err)
+			}
+			if detailed && plan.HasChanges() {
+				return exitError{code: 2}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 2 when the plan has changes (0: none, 1: error)")
+	return cmd
+}
+
+func applyCmd(g *globals) *cobra.Command {
+	var yes bool
+	cmd := &cobra.Command{
+		Use:   "apply PLAYBOOK",
+		Short: "Plan, show the plan, ask, then apply it",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
+			defer stop()
+			l, err := g.load(args[0], false)
+			if err != nil {
+				return err
+			}
+			runID := newRunID()
+			cfg := g.config(l, runID)
+			plan, err := engine.PlanRun(ctx, cfg)
+			if plan != nil {
+				if rerr := engine.RenderText(g.stdout, plan, engine.TextOptions{Color: g.colorOut()}); rerr != nil {
+					return rerr
+				}
+			}
+			if err != nil {
+				return g.handleErr(err)
+			}
+			if !plan.HasChanges() {
+				fmt.Fprintln(g.stdout, "No changes. Every host is in sync.")
+				return nil
+			}
+			if !yes {
+				if !g.stdinTerminal() {
+					return errors.New("apply needs confirmation: no terminal to ask on, so pass --yes after reviewing the plan")
+				}
+				fmt.Fprint(g.stdout, "\nApply these changes? Only 'yes' is accepted: ")
+				answer, _ := bufio.NewReader(g.stdin).ReadString('\n')
+				if strings.TrimSpace(answer) != "yes" {
+					return errors.New("apply cancelled")
+				}
+			}
+			cfg.Reviewed = plan
+			cfg.Events = g.progress()
+			result, err := engine.ApplyRun(ctx, cfg)
+			if result != nil {
+				fmt.Fprintln(g.stdout)
+				if rerr := engine.RenderText(g.stdout, result, engine.TextOptions{Color: g.colorOut(), Applied: true}); rerr != nil {
+					return rerr
+				}
+			}
+			if err != nil {
+				return g.handleErr(err)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "apply without asking")
+	return cmd
+}
+
+// progress prints one line per task per host as tasks finish.
+func (g *globals) progress() func(engine.Event) {
+	return func(ev engine.Event) {
+		if ev.Kind != "task_done" {
+			return
+		}
+		status := string(ev.Status)
+		if ev.Status == engine.StatusChange {
+			status = "changed"
+		}
+		line := fmt.Sprintf("%s: %s / %s: %s (%s)", ev.Host, ev.Play, ev.Task, status, ev.Elapsed.Round(time.Millisecond))
+		if ev.Err != nil {
+			line += ": " + ev.Err.Error()
+		}
+		fmt.Fprintln(g.stderr, g.redactor.Redact(line))
+	}
+}
+
+func newRunID() string {
+	return time.Now().UTC().Format("20060102T150405Z") + fmt.Sprintf("-%04x", os.Getpid()&0xffff)
+}
+
+func modulesCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "modules [NAME]",
+		Short: "List the built-in modules, or describe one",
+		Args:  cobra.MaximumNArgs(1),
+		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+			return builtinRegistry().Names(), cobra.ShellCompDirectiveNoFileComp
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			reg := builtinRegistry()
+			if len(args) == 0 {
+				for _, n := range reg.Names() {
+					m, _ := reg.Lookup(n)
+					fmt.Fprintf(g.stdout, "%-16s %s\n", n, firstSentence(m.Schema().Description))
+				}
+				return nil
+			}
+			m, ok := reg.Lookup(args[0])
+			if !ok {
+				return fmt.Errorf("no module %q; `isaplay modules` lists them", args[0])
+			}
+			fmt.Fprint(g.stdout, describeModule(args[0], m.Schema()))
+			return nil
+		},
+	}
+}
+
+func firstSentence(s string) string {
+	if i := strings.Index(s, ". "); i >= 0 {
+		return s[:i+1]
+	}
+	return s
+}
+
+// describeModule renders a module's schema as reference text.
+func describeModule(name string, s engine.Schema) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\n\n%s\n\nArguments:\n", name, s.Description)
+	writeAttrs := func(attrs []engine.Attr, indent string) {
+		sorted := append([]engine.Attr{}, attrs...)
+		sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Required && !sorted[j].Required })
+		for _, a := range sorted {
+			req := "optional"
+			if a.Required {
+				req = "required"
+			}
+			def := ""
+			if a.Default != cty.NilVal && !a.Default.IsNull() {
+				def = fmt.Sprintf(", default %s", renderValue(a.Default))
+			}
+			fmt.Fprintf(&b, "%s%s (%s, %s%s)\n%s    %s\n", indent, a.Name, typeexpr.TypeString(a.Type), req, def, indent, a.Description)
+		}
+	}
+	writeAttrs(s.Attrs, "  ")
+	for _, bl := range s.Blocks {
+		fmt.Fprintf(&b, "\nBlock %s", bl.Type)
+		if bl.Max == 1 {
+			b.WriteString(" (at most one)")
+		}
+		fmt.Fprintf(&b, ":\n  %s\n", bl.Description)
+		writeAttrs(bl.Attrs, "  ")
+	}
+	b.WriteString("\nCommon arguments (every task):\n")
+	writeAttrs(engine.CommonAttrs, "  ")
+	fmt.Fprintf(&b, "\nExample:\n\n%s\n", indentBlock(s.Example, "  "))
+	return b.String()
+}
+
+func renderValue(v cty.Value) string {
+	switch v.Type() {
+	case cty.String:
+		return fmt.Sprintf("%q", v.AsString())
+	case cty.Bool:
+		return fmt.Sprint(v.True())
+	case cty.Number:
+		return v.AsBigFloat().Text('f', -1)
+	}
+	return v.GoString()
+}
+
+func indentBlock(s, indent string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	for i, l := range lines {
+		if l != "" {
+			lines[i] = indent + l
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+var _ = context.Background

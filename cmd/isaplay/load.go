@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/isaplay/isaplay/engine"
+	"github.com/isaplay/isaplay/inventory"
+	"github.com/isaplay/isaplay/inventory/conn"
+	"github.com/isaplay/isaplay/inventory/local"
+	"github.com/zclconf/go-cty/cty"
+	"golang.org/x/term"
+)
+
+// loaded is a playbook with its inventory and variables, ready to plan.
+type loaded struct {
+	pb   *engine.Playbook
+	inv  *inventory.Inventory
+	vars map[string]cty.Value
+}
+
+// load parses the playbook and inventory and resolves variables. With validate, missing
+// variables are unknown instead of asked for.
+func (g *globals) load(path string, validate bool) (*loaded, error) {
+	reg := builtinRegistry()
+	pb, diags := engine.LoadPlaybook(g.parser, path, reg)
+	if diags.HasErrors() {
+		return nil, g.printDiags(diags)
+	}
+	l := &loaded{pb: pb}
+	if g.inventory == "" {
+		if !validate {
+			return nil, fmt.Errorf("no inventory: give one with -i hosts.hcl")
+		}
+		l.inv, _ = inventory.LoadBytes(g.parser, nil, "(no inventory)")
+	} else {
+		inv, d := inventory.Load(g.parser, g.inventory)
+		diags = append(diags, d...)
+		if d.HasErrors() {
+			return nil, g.printDiags(diags)
+		}
+		l.inv = inv
+	}
+	in := engine.VarInputs{Files: g.varFiles, Flags: g.vars, AllowUnknown: validate}
+	if !validate && g.stdinTerminal() {
+		in.Prompt = g.promptVariable
+	}
+	vars, d := engine.ResolveVariables(g.parser, pb, in, g.redactor)
+	diags = append(diags, d...)
+	if diags.HasErrors() {
+		return nil, g.printDiags(diags)
+	}
+	if err := g.printDiags(diags); err != nil {
+		return nil, err
+	}
+	l.vars = vars
+	return l, nil
+}
+
+// promptVariable asks for a required variable on the terminal; sensitive ones are not echoed.
+func (g *globals) promptVariable(v *engine.Variable) (string, error) {
+	desc := ""
+	if v.Description != "" {
+		desc = " (" + v.Description + ")"
+	}
+	fmt.Fprintf(g.stderr, "var.%s%s: ", v.Name, desc)
+	f := g.stdin.(*os.File)
+	if v.Sensitive {
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(g.stderr)
+		return string(b), err
+	}
+	var line strings.Builder
+	buf := make([]byte, 1)
+	for {
+		n, err := f.Read(buf)
+		if n == 0 || err != nil || buf[0] == '\n' {
+			return line.String(), nil
+		}
+		line.WriteByte(buf[0])
+	}
+}
+
+// config builds the engine configuration for a run.
+func (g *globals) config(l *loaded, runID string) engine.Config {
+	return engine.Config{
+		Playbook:  l.pb,
+		Inventory: l.inv,
+		Registry:  builtinRegistry(),
+		Vars:      l.vars,
+		Redactor:  g.redactor,
+		Limit:     g.limit,
+		Tags:      g.tags,
+		Forks:     g.forks,
+		RunID:     runID,
+		Connect:   g.connect,
+	}
+}
+
+// connect opens the connection a host's inventory entry asks for.
+func (g *globals) connect(ctx context.Context, h *inventory.Host) (conn.Conn, error) {
+	switch h.Connection {
+	case "local":
+		return local.New(), nil
+	default:
+		return nil, fmt.Errorf("%s: ssh connections are not available in this build", h.Name)
+	}
+}
+
+var _ hcl.Diagnostics

@@ -1,0 +1,145 @@
+package engine
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+)
+
+type commonArgs struct {
+	when        bool
+	whenUnknown bool
+	become      bool
+	timeout     time.Duration
+	register    string
+}
+
+// evalCommon evaluates the common task arguments that depend on the host.
+func evalCommon(t *Task, ctx *hcl.EvalContext) (commonArgs, hcl.Diagnostics) {
+	c := commonArgs{when: true}
+	var diags hcl.Diagnostics
+	if a, ok := t.common["when"]; ok {
+		v, d := evalAttr(a, cty.Bool, ctx)
+		diags = append(diags, d...)
+		switch {
+		case d.HasErrors():
+		case !v.IsKnown():
+			c.whenUnknown = true
+		case v.IsNull():
+			diags = append(diags, errAt(a.Expr.Range(), "Invalid when", "when must be true or false, not null."))
+		default:
+			c.when = v.True()
+		}
+	}
+	if a, ok := t.common["become"]; ok {
+		v, d := evalAttr(a, cty.Bool, ctx)
+		diags = append(diags, d...)
+		c.become = !d.HasErrors() && v.IsKnown() && !v.IsNull() && v.True()
+	}
+	if a, ok := t.common["timeout"]; ok {
+		v, d := evalAttr(a, cty.String, ctx)
+		diags = append(diags, d...)
+		if !d.HasErrors() && v.IsKnown() && !v.IsNull() {
+			dur, err := time.ParseDuration(v.AsString())
+			if err != nil || dur <= 0 {
+				diags = append(diags, errAt(a.Expr.Range(), "Invalid timeout", fmt.Sprintf("%q is not a duration such as \"90s\" or \"5m\".", v.AsString())))
+			}
+			c.timeout = dur
+		}
+	}
+	if a, ok := t.common["register"]; ok {
+		v, d := evalAttr(a, cty.String, ctx)
+		diags = append(diags, d...)
+		if !d.HasErrors() && v.IsKnown() && !v.IsNull() {
+			if !hclIdent(v.AsString()) {
+				diags = append(diags, errAt(a.Expr.Range(), "Invalid register name", "A register name must be an identifier such as spark_status."))
+			}
+			c.register = v.AsString()
+		}
+	}
+	for _, name := range []string{"run_once", "ignore_errors"} {
+		if a, ok := t.common[name]; ok {
+			_, d := evalAttr(a, cty.Bool, ctx)
+			diags = append(diags, d...)
+		}
+	}
+	if a, ok := t.common["tags"]; ok {
+		_, d := evalAttr(a, cty.List(cty.String), ctx)
+		diags = append(diags, d...)
+	}
+	return c, diags
+}
+
+// evalAttr evaluates an attribute and converts it to t, with a located error on mismatch.
+// Marks are kept.
+func evalAttr(a *hcl.Attribute, t cty.Type, ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
+	v, diags := a.Expr.Value(ctx)
+	if diags.HasErrors() {
+		return cty.DynamicVal, diags
+	}
+	conv, err := convert.Convert(v, t)
+	if err != nil {
+		return cty.DynamicVal, append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError, Summary: "Incorrect attribute value type",
+			Detail:  fmt.Sprintf("Inappropriate value for attribute %q: %s.", a.Name, err),
+			Subject: a.Expr.Range().Ptr(), Expression: a.Expr, EvalContext: ctx,
+		})
+	}
+	return conv, diags
+}
+
+// evalArgs evaluates a task's module arguments and nested blocks for one host. Sensitive values
+// are unmarked for the module and their strings added to the redactor.
+func evalArgs(t *Task, ctx *hcl.EvalContext, r *Redactor) (*Args, hcl.Diagnostics) {
+	args := &Args{Type: t.Module, Task: t.Name, DefRange: t.DeclRange, attrs: map[string]argValue{}}
+	diags := evalAttrs(args, t.schema.Attrs, t.attrs, ctx, r)
+	for _, b := range t.blocks {
+		nb := &Args{Type: b.typ, Task: t.Name, DefRange: b.rng, attrs: map[string]argValue{}}
+		diags = append(diags, evalAttrs(nb, b.schema.Attrs, b.attrs, ctx, r)...)
+		args.blocks = append(args.blocks, nb)
+	}
+	return args, diags
+}
+
+func evalAttrs(args *Args, schema []Attr, attrs map[string]*hcl.Attribute, ctx *hcl.EvalContext, r *Redactor) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, s := range schema {
+		a, ok := attrs[s.Name]
+		if !ok {
+			if s.Default != cty.NilVal {
+				args.attrs[s.Name] = argValue{val: s.Default}
+			}
+			continue
+		}
+		v, d := evalAttr(a, s.Type, ctx)
+		diags = append(diags, d...)
+		if d.HasErrors() {
+			continue
+		}
+		sensitive := false
+		if v.ContainsMarked() {
+			unmarked, pvm := v.UnmarkDeepWithPaths()
+			for _, pm := range pvm {
+				if _, ok := pm.Marks[SensitiveMark]; ok {
+					sensitive = true
+					if inner, err := pm.Path.Apply(unmarked); err == nil {
+						addSecrets(r, inner)
+					}
+				}
+			}
+			v = unmarked
+		}
+		if v.IsNull() && s.Default != cty.NilVal {
+			v = s.Default
+		}
+		if s.Required && v.IsNull() {
+			diags = append(diags, errAt(a.Expr.Range(), "Missing required argument", fmt.Sprintf("The argument %q must not be null.", s.Name)))
+			continue
+		}
+		args.attrs[s.Name] = argValue{val: v, rng: a.Expr.Range(), sensitive: sensitive}
+	}
+	return diags
+}

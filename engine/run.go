@@ -1,0 +1,779 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/big"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-multierror"
+	"github.com/hashicorp/hcl/v2"
+	"github.com/isaplay/isaplay/inventory"
+	"github.com/isaplay/isaplay/inventory/conn"
+	"github.com/sourcegraph/conc/pool"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+	"github.com/zclconf/go-cty/cty/function"
+)
+
+// Config is everything a plan or an apply needs.
+type Config struct {
+	Playbook  *Playbook
+	Inventory *inventory.Inventory
+	Registry  *Registry
+	// Vars are the resolved variables (ResolveVariables).
+	Vars     map[string]cty.Value
+	Redactor *Redactor
+	// Limit restricts the hosts tasks run on: host names, group names or globs. It never changes
+	// what group_hosts() returns.
+	Limit []string
+	// Tags selects tasks whose tags (or their play's) include one of these; "always" always runs.
+	Tags []string
+	// Forks is how many hosts run at once (default 50).
+	Forks int
+	// RunID names the run; backups on hosts live under it.
+	RunID string
+	// Connect opens a host's connection; it is called at most once per host per run.
+	Connect func(ctx context.Context, h *inventory.Host) (conn.Conn, error)
+	// Events, when set, receives progress events; it must be safe for concurrent use.
+	Events func(Event)
+	// Journal receives write-ahead records during apply; nil during plan.
+	Journal Journal
+	// Reviewed, when set during apply, is the plan the operator reviewed: a change whose digest
+	// differs from its entry there is refused as drift.
+	Reviewed *Plan
+}
+
+// Event is a progress report from the executor; renderers draw it, the executor never prints.
+type Event struct {
+	Kind    string // "task_start", "task_done", "connect"
+	Play    string
+	Task    string
+	Host    string
+	Status  Status
+	Elapsed time.Duration
+	Err     error
+}
+
+// Journal records changes before they are made, so they can be undone later.
+type Journal interface {
+	// Intent is written and synced before a change is applied on a host.
+	Intent(rec Record) error
+	// Done records that the change was applied (err nil) or failed.
+	Done(rec Record, err error) error
+}
+
+// Record is one change in the journal.
+type Record struct {
+	Seq    int    `json:"seq"`
+	Host   string `json:"host"`
+	Play   string `json:"play"`
+	Task   string `json:"task"`
+	Module string `json:"module"`
+	Undo   Undo   `json:"undo"`
+}
+
+type hostState struct {
+	inv     *inventory.Host
+	idx     int
+	once    sync.Once
+	conn    conn.Conn
+	connErr error
+	plan    *Host // planning view with its overlay, kept across tasks
+	results map[string]cty.Value
+	failed  error
+	mu      sync.Mutex
+}
+
+type mode int
+
+const (
+	modeValidate mode = iota
+	modePlan
+	modeApply
+)
+
+type runner struct {
+	cfg     Config
+	mode    mode
+	apply   bool
+	fns     map[string]function.Function
+	locals  cty.Value
+	hosts   map[string]*hostState
+	results map[string]map[string]cty.Value // register name -> host -> value
+	resMu   sync.RWMutex
+	plan    *Plan
+	planMu  sync.Mutex
+	seq     int
+	seqMu   sync.Mutex
+	errs    *multierror.Error
+	errMu   sync.Mutex
+	diags   hcl.Diagnostics // validate mode: every host's diagnostics, deduplicated
+	seenDg  map[string]bool
+}
+
+// ErrRunFailed is returned when at least one host failed; the plan holds each host's error.
+var ErrRunFailed = errors.New("run failed")
+
+// PlanRun computes what applying the playbook would change, reading every host and never
+// writing. Host failures are in the plan's entries and the returned error.
+func PlanRun(ctx context.Context, cfg Config) (*Plan, error) {
+	r, err := newRunner(cfg, modePlan)
+	if err != nil {
+		return nil, err
+	}
+	return r.run(ctx)
+}
+
+// ApplyRun applies the playbook: for each task and host, Check, journal the undo record, Apply.
+// It stops a host at its first failure; the other hosts finish the task in progress.
+func ApplyRun(ctx context.Context, cfg Config) (*Plan, error) {
+	r, err := newRunner(cfg, modeApply)
+	if err != nil {
+		return nil, err
+	}
+	return r.run(ctx)
+}
+
+// Validate evaluates every task's arguments for every host it would run on, converts them to
+// the modules' types and runs the modules' own validation, without connecting to any host.
+// Results of earlier tasks are unknown.
+func Validate(ctx context.Context, cfg Config) hcl.Diagnostics {
+	r, err := newRunner(cfg, modeValidate)
+	if err != nil {
+		return asDiags(err)
+	}
+	_, err = r.run(ctx)
+	var diags hcl.Diagnostics
+	if errors.As(err, &diags) {
+		return diags
+	}
+	return r.diags
+}
+
+func asDiags(err error) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	if errors.As(err, &diags) {
+		return diags
+	}
+	return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: err.Error()}}
+}
+
+func newRunner(cfg Config, m mode) (*runner, error) {
+	apply := m == modeApply
+	if cfg.Forks <= 0 {
+		cfg.Forks = 50
+	}
+	if cfg.Redactor == nil {
+		cfg.Redactor = NewRedactor()
+	}
+	if cfg.RunID == "" {
+		cfg.RunID = "plan"
+	}
+	r := &runner{cfg: cfg, mode: m, apply: apply, hosts: map[string]*hostState{}, results: map[string]map[string]cty.Value{},
+		plan: &Plan{FormatVersion: PlanFormatVersion, Playbook: cfg.Playbook.File}}
+	r.fns = runFunctions(cfg.Playbook.Dir, cfg.Inventory)
+	for i, h := range cfg.Inventory.Hosts {
+		r.hosts[h.Name] = &hostState{inv: h, idx: i, results: map[string]cty.Value{}}
+	}
+	locals, diags := EvalLocals(cfg.Playbook, cfg.Vars, r.fns)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	r.locals = locals
+	return r, nil
+}
+
+// EvalLocals evaluates the playbook's locals in dependency order.
+func EvalLocals(pb *Playbook, vars map[string]cty.Value, fns map[string]function.Function) (cty.Value, hcl.Diagnostics) {
+	done := map[string]cty.Value{}
+	pending := append([]*hcl.Attribute{}, pb.Locals...)
+	var diags hcl.Diagnostics
+	for len(pending) > 0 {
+		progress := false
+		var next []*hcl.Attribute
+		for _, a := range pending {
+			ready := true
+			for _, tr := range a.Expr.Variables() {
+				if tr.RootName() != "local" || len(tr) < 2 {
+					continue
+				}
+				if at, ok := tr[1].(hcl.TraverseAttr); ok {
+					if _, have := done[at.Name]; !have {
+						ready = false
+					}
+				}
+			}
+			if !ready {
+				next = append(next, a)
+				continue
+			}
+			ctx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": objectOf(vars), "local": objectOf(done)}, Functions: fns}
+			v, d := a.Expr.Value(ctx)
+			diags = append(diags, d...)
+			done[a.Name] = v
+			progress = true
+		}
+		if !progress {
+			for _, a := range next {
+				diags = append(diags, errAt(a.Range, "Invalid local", fmt.Sprintf("Local %q refers to an undeclared local or to itself through a cycle.", a.Name)))
+			}
+			break
+		}
+		pending = next
+	}
+	return objectOf(done), diags
+}
+
+func objectOf(m map[string]cty.Value) cty.Value {
+	if len(m) == 0 {
+		return cty.EmptyObjectVal
+	}
+	return cty.ObjectVal(m)
+}
+
+func (r *runner) run(ctx context.Context) (*Plan, error) {
+	defer r.closeAll()
+	for pi, pl := range r.cfg.Playbook.Plays {
+		if err := ctx.Err(); err != nil {
+			r.addErr(err)
+			break
+		}
+		if !r.playSelected(pl) {
+			continue
+		}
+		playHosts, diags := r.resolveHosts(pl.Hosts, "hosts")
+		if diags.HasErrors() {
+			return nil, diags
+		}
+		serial, diags := r.serial(pl, len(playHosts))
+		if diags.HasErrors() {
+			return nil, diags
+		}
+		for start := 0; start < len(playHosts); start += serial {
+			end := min(start+serial, len(playHosts))
+			batch := playHosts[start:end]
+			for _, t := range pl.Tasks {
+				if err := ctx.Err(); err != nil {
+					r.addErr(err)
+					break
+				}
+				if err := r.runTask(ctx, pi, t, batch, playHosts); err != nil {
+					return nil, err
+				}
+				// With a journal (apply), a failed host stops the whole run after this task:
+				// the rollback policy decides what happens next.
+				if r.apply && r.errs.ErrorOrNil() != nil {
+					goto done
+				}
+			}
+		}
+	}
+done:
+	r.plan.finish()
+	if err := r.errs.ErrorOrNil(); err != nil {
+		return r.plan, fmt.Errorf("%w: %w", ErrRunFailed, err)
+	}
+	return r.plan, nil
+}
+
+func (r *runner) closeAll() {
+	for _, hs := range r.hosts {
+		if hs.conn != nil {
+			hs.conn.Close()
+		}
+	}
+}
+
+func (r *runner) addErr(err error) {
+	r.errMu.Lock()
+	r.errs = multierror.Append(r.errs, err)
+	r.errMu.Unlock()
+}
+
+func (r *runner) addDiags(diags hcl.Diagnostics) {
+	r.errMu.Lock()
+	defer r.errMu.Unlock()
+	if r.seenDg == nil {
+		r.seenDg = map[string]bool{}
+	}
+	for _, d := range diags {
+		key := d.Summary + d.Detail
+		if d.Subject != nil {
+			key += d.Subject.String()
+		}
+		if !r.seenDg[key] {
+			r.seenDg[key] = true
+			r.diags = append(r.diags, d)
+		}
+	}
+}
+
+func (r *runner) record(e *Entry) {
+	r.planMu.Lock()
+	r.plan.Entries = append(r.plan.Entries, e)
+	r.planMu.Unlock()
+}
+
+func (r *runner) event(ev Event) {
+	if r.cfg.Events != nil {
+		r.cfg.Events(ev)
+	}
+}
+
+// playContext is the evaluation context without a host: var, local and functions.
+func (r *runner) playContext() *hcl.EvalContext {
+	return &hcl.EvalContext{Variables: map[string]cty.Value{"var": objectOf(r.cfg.Vars), "local": r.locals}, Functions: r.fns}
+}
+
+// resolveHosts evaluates a hosts expression: a group name, "all", a host name, or a list of them.
+// The result is in inventory order for groups and in the given order for lists, before --limit.
+func (r *runner) resolveHosts(expr hcl.Expression, what string) ([]*hostState, hcl.Diagnostics) {
+	v, diags := expr.Value(r.playContext())
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	v, _ = v.UnmarkDeep()
+	var names []string
+	switch {
+	case v.Type() == cty.String:
+		names = []string{v.AsString()}
+	case v.CanIterateElements() && !v.Type().IsMapType() && !v.Type().IsObjectType():
+		for it := v.ElementIterator(); it.Next(); {
+			_, e := it.Element()
+			if e.Type() != cty.String {
+				return nil, hcl.Diagnostics{errAt(expr.Range(), "Invalid hosts", fmt.Sprintf("%s must be a group name, \"all\", or a list of host or group names.", what))}
+			}
+			names = append(names, e.AsString())
+		}
+	default:
+		return nil, hcl.Diagnostics{errAt(expr.Range(), "Invalid hosts", fmt.Sprintf("%s must be a group name, \"all\", or a list of host or group names.", what))}
+	}
+	var out []*hostState
+	seen := map[string]bool{}
+	for _, n := range names {
+		if g, ok := r.cfg.Inventory.Groups[n]; ok {
+			for _, h := range g {
+				if !seen[h.Name] {
+					seen[h.Name] = true
+					out = append(out, r.hosts[h.Name])
+				}
+			}
+			continue
+		}
+		if h, ok := r.cfg.Inventory.Lookup(n); ok {
+			if !seen[h.Name] {
+				seen[h.Name] = true
+				out = append(out, r.hosts[h.Name])
+			}
+			continue
+		}
+		return nil, hcl.Diagnostics{errAt(expr.Range(), "Unknown host or group",
+			fmt.Sprintf("%q is neither a group nor a host of the inventory %s.", n, r.cfg.Inventory.File))}
+	}
+	return out, nil
+}
+
+func (r *runner) serial(pl *Play, n int) (int, hcl.Diagnostics) {
+	if pl.Serial == nil || n == 0 {
+		return max(n, 1), nil
+	}
+	v, diags := pl.Serial.Value(r.playContext())
+	if diags.HasErrors() {
+		return 0, diags
+	}
+	v, _ = v.Unmark()
+	if v.IsNull() {
+		return n, nil
+	}
+	if v.Type() == cty.String && strings.HasSuffix(v.AsString(), "%") {
+		var pct int
+		if _, err := fmt.Sscanf(v.AsString(), "%d%%", &pct); err == nil && pct > 0 && pct <= 100 {
+			return max(1, n*pct/100), nil
+		}
+	}
+	num, err := convert.Convert(v, cty.Number)
+	if err == nil {
+		if i, acc := num.AsBigFloat().Int64(); acc == big.Exact && i > 0 {
+			return int(i), nil
+		}
+	}
+	return 0, hcl.Diagnostics{errAt(pl.Serial.Range(), "Invalid serial", "serial must be a whole number above 0 or a percentage such as \"50%\".")}
+}
+
+func (r *runner) limited(h *hostState) bool {
+	if len(r.cfg.Limit) == 0 {
+		return true
+	}
+	for _, pat := range r.cfg.Limit {
+		if pat == h.inv.Name {
+			return true
+		}
+		if ok, _ := path.Match(pat, h.inv.Name); ok {
+			return true
+		}
+		for _, g := range h.inv.Groups {
+			if g == pat {
+				return true
+			}
+		}
+		if pat == "all" {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *runner) playSelected(pl *Play) bool {
+	if len(r.cfg.Tags) == 0 {
+		return true
+	}
+	if pl.Tags != nil && r.tagsMatch(pl.Tags) {
+		return true
+	}
+	for _, t := range pl.Tasks {
+		if a, ok := t.common["tags"]; ok && r.tagsMatch(a.Expr) {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *runner) tagsMatch(expr hcl.Expression) bool {
+	v, diags := expr.Value(r.playContext())
+	if diags.HasErrors() || v.IsNull() || !v.CanIterateElements() {
+		return false
+	}
+	for it := v.ElementIterator(); it.Next(); {
+		_, e := it.Element()
+		if e.Type() != cty.String {
+			continue
+		}
+		if e.AsString() == "always" {
+			return true
+		}
+		for _, want := range r.cfg.Tags {
+			if e.AsString() == want {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (r *runner) taskSelected(t *Task) bool {
+	if len(r.cfg.Tags) == 0 {
+		return true
+	}
+	if t.Play.Tags != nil && r.tagsMatch(t.Play.Tags) {
+		return true
+	}
+	a, ok := t.common["tags"]
+	return ok && r.tagsMatch(a.Expr)
+}
+
+// runTask runs (or plans) one task on the batch, all hosts in parallel, and waits for all.
+func (r *runner) runTask(ctx context.Context, pi int, t *Task, batch, playHosts []*hostState) error {
+	if !r.taskSelected(t) {
+		return nil
+	}
+	hosts := batch
+	if a, ok := t.common["hosts"]; ok {
+		override, diags := r.resolveHosts(a.Expr, "hosts")
+		if diags.HasErrors() {
+			return diags
+		}
+		hosts = override
+	}
+	var run []*hostState
+	for _, h := range hosts {
+		if r.limited(h) && h.failed == nil {
+			run = append(run, h)
+		}
+	}
+	if a, ok := t.common["run_once"]; ok {
+		v, diags := a.Expr.Value(r.playContext())
+		if diags.HasErrors() {
+			return diags
+		}
+		if v, _ = v.Unmark(); v.Type() == cty.Bool && v.IsKnown() && v.True() && len(run) > 1 {
+			run = run[:1]
+		}
+	}
+	p := pool.New().WithMaxGoroutines(r.cfg.Forks)
+	for _, hs := range run {
+		p.Go(func() { r.runOnHost(ctx, pi, t, hs, playHosts) })
+	}
+	p.Wait()
+	return nil
+}
+
+func (r *runner) connect(ctx context.Context, hs *hostState) error {
+	hs.once.Do(func() {
+		start := time.Now()
+		hs.conn, hs.connErr = r.cfg.Connect(ctx, hs.inv)
+		if hs.connErr == nil {
+			base := NewHost(hs.inv.Name, hs.conn, r.cfg.RunID, hs.inv.StateDir, r.cfg.Redactor)
+			base.Address = hs.inv.Address
+			base.Vars = hs.inv.Vars
+			hs.plan = base.Planning()
+		}
+		r.event(Event{Kind: "connect", Host: hs.inv.Name, Elapsed: time.Since(start), Err: hs.connErr})
+	})
+	return hs.connErr
+}
+
+func (r *runner) runOnHost(ctx context.Context, pi int, t *Task, hs *hostState, playHosts []*hostState) {
+	e := &Entry{Play: t.Play.Name, Task: t.Name, Module: t.Module, Host: hs.inv.Name, playIdx: pi, taskIdx: t.Index, hostIdx: hs.idx}
+	start := time.Now()
+	r.event(Event{Kind: "task_start", Play: t.Play.Name, Task: t.Name, Host: hs.inv.Name})
+	err := r.execute(ctx, t, hs, playHosts, e)
+	if err != nil {
+		e.Status = StatusFailed
+		e.Error = r.cfg.Redactor.Redact(err.Error())
+		if r.ignoreErrors(t, hs, playHosts) {
+			e.Reason = "error ignored"
+		} else {
+			hs.failed = err
+			r.addErr(fmt.Errorf("%s: %s: %s", hs.inv.Name, t.ID, e.Error))
+		}
+	}
+	r.record(e)
+	r.event(Event{Kind: "task_done", Play: t.Play.Name, Task: t.Name, Host: hs.inv.Name, Status: e.Status, Elapsed: time.Since(start), Err: err})
+}
+
+func (r *runner) ignoreErrors(t *Task, hs *hostState, playHosts []*hostState) bool {
+	a, ok := t.common["ignore_errors"]
+	if !ok {
+		return false
+	}
+	v, diags := a.Expr.Value(r.hostContext(hs, playHosts))
+	v, _ = v.Unmark()
+	return !diags.HasErrors() && v.Type() == cty.Bool && v.IsKnown() && !v.IsNull() && v.True()
+}
+
+func (r *runner) execute(ctx context.Context, t *Task, hs *hostState, playHosts []*hostState, e *Entry) error {
+	evalCtx := r.hostContext(hs, playHosts)
+	common, diags := evalCommon(t, evalCtx)
+	if diags.HasErrors() {
+		if r.mode == modeValidate {
+			r.addDiags(diags)
+			return nil
+		}
+		return diags
+	}
+	if r.mode == modeValidate {
+		// Every argument is checked on every host, whatever its condition.
+		args, diags := evalArgs(t, evalCtx, r.cfg.Redactor)
+		if v, ok := t.mod.(Validator); ok && !diags.HasErrors() && args.whollyKnown() {
+			diags = append(diags, v.Validate(args)...)
+		}
+		r.addDiags(diags)
+		e.Status = StatusUnknown
+		r.register(t, hs, common.register, cty.DynamicVal)
+		return nil
+	}
+	if common.whenUnknown {
+		e.Status, e.Reason = StatusUnknown, "condition known after apply"
+		r.register(t, hs, common.register, cty.DynamicVal)
+		return nil
+	}
+	if !common.when {
+		e.Status, e.Reason = StatusSkipped, "condition is false"
+		return nil
+	}
+	args, diags := evalArgs(t, evalCtx, r.cfg.Redactor)
+	if diags.HasErrors() {
+		return diags
+	}
+	if !args.whollyKnown() {
+		if r.apply {
+			return fmt.Errorf("arguments still unknown during apply")
+		}
+		e.Status, e.Reason = StatusUnknown, "arguments known after apply"
+		e.Change = &Change{Action: ActionRun, Summary: "known after apply", Unknown: "its arguments depend on results of earlier tasks"}
+		r.register(t, hs, common.register, cty.DynamicVal)
+		return nil
+	}
+	if err := r.connect(ctx, hs); err != nil {
+		return err
+	}
+	if common.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, common.timeout)
+		defer cancel()
+	}
+	h := hs.plan
+	if r.apply {
+		live := *hs.plan
+		live.overlay = nil
+		h = &live
+	}
+	taskHost := *h
+	taskHost.Become = common.become || hs.inv.Become
+	c, err := t.mod.Check(ctx, &taskHost, args)
+	if err != nil {
+		return wrapTaskErr(err)
+	}
+	redactChange(c, r.cfg.Redactor)
+	e.Change = c
+	if c.Action == ActionNone {
+		e.Status = StatusInSync
+		r.register(t, hs, common.register, resultOf(c, false))
+		return nil
+	}
+	e.Digest = changeDigest(c)
+	if !r.apply {
+		e.Status = StatusChange
+		if c.Unknown != "" {
+			e.Status = StatusUnknown
+		}
+		hs.plan.overlay.apply(c.Effects)
+		res := resultOf(c, true)
+		if c.Result == cty.NilVal {
+			res = cty.DynamicVal
+		}
+		r.register(t, hs, common.register, res)
+		return nil
+	}
+	if err := r.checkReviewed(e); err != nil {
+		return err
+	}
+	rec := Record{Host: hs.inv.Name, Play: t.Play.Name, Task: t.Name, Module: t.Module, Undo: c.Undo}
+	if r.cfg.Journal != nil {
+		r.seqMu.Lock()
+		r.seq++
+		rec.Seq = r.seq
+		r.seqMu.Unlock()
+		if err := r.cfg.Journal.Intent(rec); err != nil {
+			return fmt.Errorf("journal: %w", err)
+		}
+	}
+	applyErr := t.mod.Apply(ctx, &taskHost, c)
+	if r.cfg.Journal != nil {
+		if err := r.cfg.Journal.Done(rec, applyErr); err != nil && applyErr == nil {
+			applyErr = fmt.Errorf("journal: %w", err)
+		}
+	}
+	if applyErr != nil {
+		return wrapTaskErr(applyErr)
+	}
+	e.Status = StatusChange
+	r.register(t, hs, common.register, resultOf(c, true))
+	return nil
+}
+
+// checkReviewed refuses a change that differs from the reviewed plan's.
+func (r *runner) checkReviewed(e *Entry) error {
+	if r.cfg.Reviewed == nil {
+		return nil
+	}
+	for _, p := range r.cfg.Reviewed.Entries {
+		if p.Play == e.Play && p.Task == e.Task && p.Host == e.Host {
+			if p.Status == StatusUnknown || p.Digest == e.Digest {
+				return nil
+			}
+			return fmt.Errorf("drift: the change differs from the reviewed plan (planned %q, now %q); plan again", p.Change.Summary, e.Change.Summary)
+		}
+	}
+	return fmt.Errorf("drift: the reviewed plan has no change for this task on this host; plan again")
+}
+
+func wrapTaskErr(err error) error {
+	var ae *ArgError
+	if errors.As(err, &ae) {
+		return err
+	}
+	return err
+}
+
+func redactChange(c *Change, r *Redactor) {
+	c.Summary = r.Redact(c.Summary)
+	c.Diff = r.Redact(c.Diff)
+	c.Unknown = r.Redact(c.Unknown)
+	for i, d := range c.Details {
+		c.Details[i] = r.Redact(d)
+	}
+}
+
+// resultOf is what later tasks read of a task: the module's result plus `changed`.
+func resultOf(c *Change, changed bool) cty.Value {
+	attrs := map[string]cty.Value{}
+	if c.Result != cty.NilVal && !c.Result.IsNull() {
+		if !c.Result.IsKnown() {
+			return cty.DynamicVal
+		}
+		if c.Result.Type().IsObjectType() || c.Result.Type().IsMapType() {
+			for it := c.Result.ElementIterator(); it.Next(); {
+				k, v := it.Element()
+				attrs[k.AsString()] = v
+			}
+		} else {
+			attrs["value"] = c.Result
+		}
+	}
+	attrs["changed"] = cty.BoolVal(changed)
+	return cty.ObjectVal(attrs)
+}
+
+func (r *runner) register(t *Task, hs *hostState, name string, v cty.Value) {
+	if name == "" {
+		return
+	}
+	hs.mu.Lock()
+	hs.results[name] = v
+	hs.mu.Unlock()
+	r.resMu.Lock()
+	if r.results[name] == nil {
+		r.results[name] = map[string]cty.Value{}
+	}
+	r.results[name][hs.inv.Name] = v
+	r.resMu.Unlock()
+}
+
+// hostContext is the evaluation context of a task on one host.
+func (r *runner) hostContext(hs *hostState, playHosts []*hostState) *hcl.EvalContext {
+	index := -1
+	for i, p := range playHosts {
+		if p == hs {
+			index = i
+		}
+	}
+	groups := make([]cty.Value, len(hs.inv.Groups))
+	for i, g := range hs.inv.Groups {
+		groups[i] = cty.StringVal(g)
+	}
+	groupsVal := cty.ListValEmpty(cty.String)
+	if len(groups) > 0 {
+		groupsVal = cty.ListVal(groups)
+	}
+	host := cty.ObjectVal(map[string]cty.Value{
+		"name": cty.StringVal(hs.inv.Name), "address": cty.StringVal(hs.inv.Address),
+		"index": cty.NumberIntVal(int64(index)), "vars": hs.inv.Vars, "groups": groupsVal,
+	})
+	hs.mu.Lock()
+	own := objectOf(copyMap(hs.results))
+	hs.mu.Unlock()
+	r.resMu.RLock()
+	all := map[string]cty.Value{}
+	for name, byHost := range r.results {
+		all[name] = objectOf(copyMap(byHost))
+	}
+	r.resMu.RUnlock()
+	return &hcl.EvalContext{
+		Variables: map[string]cty.Value{"var": objectOf(r.cfg.Vars), "local": r.locals, "host": host, "result": own, "results": objectOf(all)},
+		Functions: r.fns,
+	}
+}
+
+func copyMap(m map[string]cty.Value) map[string]cty.Value {
+	out := make(map[string]cty.Value, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
