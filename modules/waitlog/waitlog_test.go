@@ -312,4 +312,3 @@ func TestWaitFromEndRedactsSecrets(t *testing.T) {
 		t.Fatalf("want a redacted failure, got %v", err)
 	}
 }
-
