@@ -22,8 +22,9 @@ const Name = "properties_set"
 type Module struct{}
 
 var (
-	_ engine.Module    = Module{}
-	_ engine.Validator = Module{}
+	_ engine.Module        = Module{}
+	_ engine.Validator     = Module{}
+	_ engine.RevertChecker = Module{}
 )
 
 // Schema declares properties_set's arguments.
@@ -117,10 +118,14 @@ func (Module) Apply(ctx context.Context, h *engine.Host, c *engine.Change) error
 	return fileedit.Apply(ctx, h, c)
 }
 
-// Revert restores the original bytes, mode and owner; it refuses when the file was changed by
-// someone else since apply.
+// Revert restores the original bytes, mode and owner.
 func (Module) Revert(ctx context.Context, h *engine.Host, u engine.Undo) error {
-	return fileedit.Revert(ctx, h, u, true)
+	return fileedit.Revert(ctx, h, u)
+}
+
+// CheckRevert reports a file changed by someone else since apply, which a revert would overwrite.
+func (Module) CheckRevert(ctx context.Context, h *engine.Host, u engine.Undo) error {
+	return fileedit.CheckRevert(ctx, h, u)
 }
 
 // secretKey reports whether a key's name says its value is secret.

@@ -2,6 +2,7 @@ package properties
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -252,9 +253,13 @@ func TestRevertRefusesForeignChange(t *testing.T) {
 	if err := os.WriteFile(p, []byte("a=3\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := (Module{}).Revert(context.Background(), h, c.Undo); err == nil || !strings.Contains(err.Error(), "changed since apply") {
-		t.Fatalf("revert over a foreign change: %v", err)
+	var drift *engine.DriftError
+	if err := (Module{}).CheckRevert(context.Background(), h, c.Undo); !errors.As(err, &drift) {
+		t.Fatalf("check revert over a foreign change: %v", err)
 	}
+	// Forced, the revert restores the original.
+	modtest.Revert(t, h, Module{}, c)
+	modtest.FileIs(t, p, []byte("a=1\n"), 0o644)
 }
 
 func TestErrors(t *testing.T) {

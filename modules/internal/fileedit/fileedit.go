@@ -112,29 +112,34 @@ func Apply(ctx context.Context, h *engine.Host, c *engine.Change) error {
 	return nil
 }
 
-// Revert puts the file of a FileUndo record back. With guard, it refuses when the file now holds
-// neither the bytes apply wrote nor the original ones (someone changed it since). It is
-// idempotent: a file already back as it was is left alone, and AlsoRemove globs are removed
-// every time.
-func Revert(ctx context.Context, h *engine.Host, u engine.Undo, guard bool) error {
+// Revert puts the file of a FileUndo record back. It is idempotent: a file already back as it
+// was is left alone, and AlsoRemove globs are removed every time. Whether the file was changed
+// by someone else since apply is CheckRevert's question (rollback asks it unless forced).
+func Revert(ctx context.Context, h *engine.Host, u engine.Undo) error {
 	var fu engine.FileUndo
 	if err := u.Decode(&fu); err != nil {
 		return fmt.Errorf("undo record: %w", err)
 	}
-	return RevertFile(ctx, h, fu, guard)
+	return RevertFile(ctx, h, fu)
+}
+
+// CheckRevert tells whether reverting a FileUndo record would overwrite someone else's change
+// (an *engine.DriftError).
+func CheckRevert(ctx context.Context, h *engine.Host, u engine.Undo) error {
+	var fu engine.FileUndo
+	if err := u.Decode(&fu); err != nil {
+		return fmt.Errorf("undo record: %w", err)
+	}
+	return h.CheckFileRevert(ctx, fu)
 }
 
 // RevertFile is Revert for a decoded record.
-func RevertFile(ctx context.Context, h *engine.Host, fu engine.FileUndo, guard bool) error {
+func RevertFile(ctx context.Context, h *engine.Host, fu engine.FileUndo) error {
 	st, err := h.Stat(ctx, []string{fu.Path}, true)
 	if err != nil {
 		return err
 	}
 	now := st[0]
-	if guard && now.Exists && fu.NewSHA256 != "" && now.SHA256 != fu.NewSHA256 && now.SHA256 != fu.SHA256 {
-		return fmt.Errorf("%s: changed since apply (sha256 %s is neither the original %s nor the applied %s); not restoring",
-			fu.Path, short(now.SHA256), short(fu.SHA256), short(fu.NewSHA256))
-	}
 	back := !fu.Existed && !now.Exists ||
 		fu.Existed && now.Exists && now.Type == conn.TypeFile && now.SHA256 == fu.SHA256 &&
 			uint32(now.Mode) == fu.Mode && now.UID == fu.UID && now.GID == fu.GID
@@ -149,16 +154,6 @@ func RevertFile(ctx context.Context, h *engine.Host, fu engine.FileUndo, guard b
 		return fmt.Errorf("%s: restore: %w", fu.Path, err)
 	}
 	return nil
-}
-
-func short(s string) string {
-	if s == "" {
-		return "(none)"
-	}
-	if len(s) > 12 {
-		return s[:12]
-	}
-	return s
 }
 
 // Diff returns the unified diff of a file's bytes. Bytes that are not UTF-8 (an ISO-8859-1
