@@ -126,7 +126,7 @@ func evalAttrs(args *Args, schema []Attr, attrs map[string]*hcl.Attribute, ctx *
 				if _, ok := pm.Marks[SensitiveMark]; ok {
 					sensitive = true
 					if inner, err := pm.Path.Apply(unmarked); err == nil {
-						addSecrets(r, inner)
+						addDerivedSecrets(r, inner)
 					}
 				}
 			}
@@ -142,4 +142,26 @@ func evalAttrs(args *Args, schema []Attr, attrs map[string]*hcl.Attribute, ctx *
 		args.attrs[s.Name] = argValue{val: v, rng: a.Expr.Range(), sensitive: sensitive}
 	}
 	return diags
+}
+
+// addDerivedSecrets adds strings computed from sensitive values to the redactor, unless they
+// already contain a known secret (which masks just that part, keeping diffs readable) or are too
+// short to mask without hiding ordinary text (a "true" chosen by a condition on a password).
+func addDerivedSecrets(r *Redactor, v cty.Value) {
+	if r == nil || v.IsNull() || !v.IsKnown() {
+		return
+	}
+	if v.Type() == cty.String {
+		s := v.AsString()
+		if len(s) >= 6 && r.Redact(s) == s {
+			r.Add(s)
+		}
+		return
+	}
+	if v.CanIterateElements() {
+		for it := v.ElementIterator(); it.Next(); {
+			_, e := it.Element()
+			addDerivedSecrets(r, e)
+		}
+	}
 }

@@ -250,3 +250,50 @@ func SHA256(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
+
+// RevertChecker is implemented by modules that can tell, before reverting, whether the host
+// still holds what the change left. Rollback refuses (unless forced) a revert that would
+// overwrite someone else's later change.
+type RevertChecker interface {
+	CheckRevert(ctx context.Context, h *Host, u Undo) error
+}
+
+// DriftError says a change's target was changed by someone else since the run.
+type DriftError struct {
+	Path string
+	// Diff shows the original bytes (what rollback would restore) against what is there now.
+	Diff string
+}
+
+func (e *DriftError) Error() string {
+	return fmt.Sprintf("%s was changed since this run; rollback would overwrite that change (use --force)", e.Path)
+}
+
+// CheckFileRevert tells whether reverting u is safe: the file still holds what the change wrote,
+// or is already back to the original. Otherwise it returns a *DriftError with a diff of the
+// original against what is there now. File modules call it from CheckRevert.
+func (h *Host) CheckFileRevert(ctx context.Context, u FileUndo) error {
+	infos, err := h.Stat(ctx, []string{u.Path}, true)
+	if err != nil {
+		return err
+	}
+	fi := infos[0]
+	switch {
+	case fi.Exists && fi.SHA256 == u.NewSHA256 && u.NewSHA256 != "":
+		return nil
+	case !fi.Exists && u.NewSHA256 == "":
+		return nil // the change removed it, and it is still gone
+	case u.Existed && fi.Exists && fi.SHA256 == u.SHA256:
+		return nil // already reverted
+	case !u.Existed && !fi.Exists:
+		return nil // already reverted
+	}
+	drift := &DriftError{Path: u.Path}
+	_, now, _ := h.ReadFile(ctx, u.Path)
+	var orig []byte
+	if u.Backup != "" {
+		_, orig, _ = h.ReadFile(ctx, u.Backup)
+	}
+	drift.Diff = h.Redact(Diff(u.Path, string(orig), string(now)))
+	return drift
+}

@@ -37,8 +37,10 @@ type Config struct {
 	Forks int
 	// RunID names the run; backups on hosts live under it.
 	RunID string
-	// Connect opens a host's connection; it is called at most once per host per run.
-	Connect func(ctx context.Context, h *inventory.Host) (conn.Conn, error)
+	// Conns opens and keeps host connections; the caller closes it.
+	Conns *Conns
+	// Lock takes each host's lock before the first change (apply).
+	Lock bool
 	// Events, when set, receives progress events; it must be safe for concurrent use.
 	Events func(Event)
 	// Journal receives write-ahead records during apply; nil during plan.
@@ -81,7 +83,6 @@ type hostState struct {
 	inv     *inventory.Host
 	idx     int
 	once    sync.Once
-	conn    conn.Conn
 	connErr error
 	plan    *Host // planning view with its overlay, kept across tasks
 	results map[string]cty.Value
@@ -237,7 +238,6 @@ func objectOf(m map[string]cty.Value) cty.Value {
 }
 
 func (r *runner) run(ctx context.Context) (*Plan, error) {
-	defer r.closeAll()
 	for pi, pl := range r.cfg.Playbook.Plays {
 		if err := ctx.Err(); err != nil {
 			r.addErr(err)
@@ -281,18 +281,23 @@ done:
 	return r.plan, nil
 }
 
-func (r *runner) closeAll() {
-	for _, hs := range r.hosts {
-		if hs.conn != nil {
-			hs.conn.Close()
-		}
-	}
-}
-
 func (r *runner) addErr(err error) {
 	r.errMu.Lock()
 	r.errs = multierror.Append(r.errs, err)
+	r.errs.ErrorFormat = hostErrors
 	r.errMu.Unlock()
+}
+
+// hostErrors formats one error per line, each already prefixed with host and task.
+func hostErrors(errs []error) string {
+	lines := make([]string, len(errs))
+	for i, e := range errs {
+		lines[i] = e.Error()
+	}
+	if len(lines) == 1 {
+		return lines[0]
+	}
+	return fmt.Sprintf("%d hosts failed:\n  %s", len(lines), strings.Join(lines, "\n  "))
 }
 
 func (r *runner) addDiags(diags hcl.Diagnostics) {
@@ -515,9 +520,13 @@ func (r *runner) runTask(ctx context.Context, pi int, t *Task, batch, playHosts 
 func (r *runner) connect(ctx context.Context, hs *hostState) error {
 	hs.once.Do(func() {
 		start := time.Now()
-		hs.conn, hs.connErr = r.cfg.Connect(ctx, hs.inv)
+		var c conn.Conn
+		c, hs.connErr = r.cfg.Conns.Get(ctx, hs.inv)
+		if hs.connErr == nil && r.apply && r.cfg.Lock {
+			hs.connErr = r.cfg.Conns.Lock(ctx, hs.inv, r.cfg.RunID)
+		}
 		if hs.connErr == nil {
-			base := NewHost(hs.inv.Name, hs.conn, r.cfg.RunID, hs.inv.StateDir, r.cfg.Redactor)
+			base := NewHost(hs.inv.Name, c, r.cfg.RunID, hs.inv.StateDir, r.cfg.Redactor)
 			base.Address = hs.inv.Address
 			base.Vars = hs.inv.Vars
 			hs.plan = base.Planning()
@@ -534,7 +543,7 @@ func (r *runner) runOnHost(ctx context.Context, pi int, t *Task, hs *hostState, 
 	err := r.execute(ctx, t, hs, playHosts, e)
 	if err != nil {
 		e.Status = StatusFailed
-		e.Error = r.cfg.Redactor.Redact(err.Error())
+		e.Error = r.cfg.Redactor.Redact(errorText(err))
 		if r.ignoreErrors(t, hs, playHosts) {
 			e.Reason = "error ignored"
 		} else {
@@ -683,6 +692,29 @@ func (r *runner) checkReviewed(e *Entry) error {
 	return fmt.Errorf("drift: the reviewed plan has no change for this task on this host; plan again")
 }
 
+// errorText renders an error on one or a few lines; diagnostics as file:line:col: summary; detail.
+func errorText(err error) string {
+	var diags hcl.Diagnostics
+	if errors.As(err, &diags) {
+		var lines []string
+		for _, d := range diags {
+			if d.Severity != hcl.DiagError {
+				continue
+			}
+			s := d.Summary
+			if d.Detail != "" {
+				s += "; " + d.Detail
+			}
+			if d.Subject != nil {
+				s = fmt.Sprintf("%s:%d:%d: %s", d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column, s)
+			}
+			lines = append(lines, s)
+		}
+		return strings.Join(lines, "\n")
+	}
+	return err.Error()
+}
+
 func wrapTaskErr(err error) error {
 	var ae *ArgError
 	if errors.As(err, &ae) {
@@ -761,13 +793,34 @@ func (r *runner) hostContext(hs *hostState, playHosts []*hostState) *hcl.EvalCon
 	r.resMu.RLock()
 	all := map[string]cty.Value{}
 	for name, byHost := range r.results {
-		all[name] = objectOf(copyMap(byHost))
+		all[name] = mapOrObject(byHost)
 	}
 	r.resMu.RUnlock()
 	return &hcl.EvalContext{
 		Variables: map[string]cty.Value{"var": objectOf(r.cfg.Vars), "local": r.locals, "host": host, "result": own, "results": objectOf(all)},
 		Functions: r.fns,
 	}
+}
+
+// mapOrObject is a map when every value has the same type (so length() and values() work),
+// else an object.
+func mapOrObject(m map[string]cty.Value) cty.Value {
+	if len(m) == 0 {
+		return cty.EmptyObjectVal
+	}
+	var t cty.Type
+	same := true
+	for _, v := range m {
+		if t == cty.NilType {
+			t = v.Type()
+		} else if !t.Equals(v.Type()) || !v.IsKnown() {
+			same = false
+		}
+	}
+	if same {
+		return cty.MapVal(copyMap(m))
+	}
+	return cty.ObjectVal(copyMap(m))
 }
 
 func copyMap(m map[string]cty.Value) map[string]cty.Value {

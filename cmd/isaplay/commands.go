@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"sort"
 	"strings"
 	"time"
@@ -29,7 +26,7 @@ func validateCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cfg := g.config(l, "validate")
+			cfg := g.config(l, "validate", nil)
 			if err := g.printDiags(engine.Validate(cmd.Context(), cfg)); err != nil {
 				return err
 			}
@@ -58,7 +55,9 @@ func planCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			plan, err := engine.PlanRun(cmd.Context(), g.config(l, "plan"))
+			conns := g.conns()
+			defer conns.Close()
+			plan, err := engine.PlanRun(cmd.Context(), g.config(l, "plan", conns))
 			if plan != nil {
 				if rerr := engine.RenderText(g.stdout, plan, engine.TextOptions{Color: g.colorOut()}); rerr != nil {
 					return rerr
@@ -74,63 +73,6 @@ func planCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 2 when the plan has changes (0: none, 1: error)")
-	return cmd
-}
-
-func applyCmd(g *globals) *cobra.Command {
-	var yes bool
-	cmd := &cobra.Command{
-		Use:   "apply PLAYBOOK",
-		Short: "Plan, show the plan, ask, then apply it",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
-			defer stop()
-			l, err := g.load(args[0], false)
-			if err != nil {
-				return err
-			}
-			runID := newRunID()
-			cfg := g.config(l, runID)
-			plan, err := engine.PlanRun(ctx, cfg)
-			if plan != nil {
-				if rerr := engine.RenderText(g.stdout, plan, engine.TextOptions{Color: g.colorOut()}); rerr != nil {
-					return rerr
-				}
-			}
-			if err != nil {
-				return g.handleErr(err)
-			}
-			if !plan.HasChanges() {
-				fmt.Fprintln(g.stdout, "No changes. Every host is in sync.")
-				return nil
-			}
-			if !yes {
-				if !g.stdinTerminal() {
-					return errors.New("apply needs confirmation: no terminal to ask on, so pass --yes after reviewing the plan")
-				}
-				fmt.Fprint(g.stdout, "\nApply these changes? Only 'yes' is accepted: ")
-				answer, _ := bufio.NewReader(g.stdin).ReadString('\n')
-				if strings.TrimSpace(answer) != "yes" {
-					return errors.New("apply cancelled")
-				}
-			}
-			cfg.Reviewed = plan
-			cfg.Events = g.progress()
-			result, err := engine.ApplyRun(ctx, cfg)
-			if result != nil {
-				fmt.Fprintln(g.stdout)
-				if rerr := engine.RenderText(g.stdout, result, engine.TextOptions{Color: g.colorOut(), Applied: true}); rerr != nil {
-					return rerr
-				}
-			}
-			if err != nil {
-				return g.handleErr(err)
-			}
-			return nil
-		},
-	}
-	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "apply without asking")
 	return cmd
 }
 

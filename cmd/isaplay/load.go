@@ -85,7 +85,7 @@ func (g *globals) promptVariable(v *engine.Variable) (string, error) {
 }
 
 // config builds the engine configuration for a run.
-func (g *globals) config(l *loaded, runID string) engine.Config {
+func (g *globals) config(l *loaded, runID string, conns *engine.Conns) engine.Config {
 	return engine.Config{
 		Playbook:  l.pb,
 		Inventory: l.inv,
@@ -96,9 +96,12 @@ func (g *globals) config(l *loaded, runID string) engine.Config {
 		Tags:      g.tags,
 		Forks:     g.forks,
 		RunID:     runID,
-		Connect:   g.connect,
+		Conns:     conns,
 	}
 }
+
+// conns returns a connection cache for one command.
+func (g *globals) conns() *engine.Conns { return engine.NewConns(g.connect) }
 
 // connect opens the connection a host's inventory entry asks for.
 func (g *globals) connect(ctx context.Context, h *inventory.Host) (conn.Conn, error) {

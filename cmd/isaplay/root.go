@@ -70,7 +70,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "print more detail")
 	pf.StringVar(&g.hostKey, "host-key", "strict", "host key policy: strict, accept-new or off")
 	pf.BoolVar(&g.noColor, "no-color", false, "never use colours")
-	root.AddCommand(validateCmd(g), planCmd(g), applyCmd(g), modulesCmd(g), versionCmd(g))
+	root.AddCommand(validateCmd(g), planCmd(g), applyCmd(g), rollbackCmd(g), runsCmd(g), modulesCmd(g), versionCmd(g))
 	root.SetArgs(args)
 	err := root.Execute()
 	var ee exitError

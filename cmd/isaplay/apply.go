@@ -1,0 +1,203 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"os/user"
+	"strings"
+
+	"github.com/isaplay/isaplay/engine"
+	"github.com/isaplay/isaplay/engine/journal"
+	"github.com/spf13/cobra"
+)
+
+// Exit codes beyond 0 and 1.
+const (
+	exitChanges            = 2 // plan --detailed-exitcode: the plan has changes
+	exitRollbackIncomplete = 3 // a failed apply or a rollback left changes that still need `isaplay rollback`
+)
+
+type applyFlags struct {
+	yes       bool
+	onFailure string
+	message   string
+}
+
+func applyCmd(g *globals) *cobra.Command {
+	var f applyFlags
+	cmd := &cobra.Command{
+		Use:   "apply PLAYBOOK",
+		Short: "Plan, show the plan, ask, then apply it; undo this run's changes if it fails",
+		Long: "apply plans the playbook, shows the plan and asks (unless --yes). Each change is journaled in the\n" +
+			"state directory before it is made. When a task fails, by default every change of this run is\n" +
+			"undone in reverse order on every host (--on-failure=stop keeps them for `isaplay rollback`).\n" +
+			"Exit codes: 0 applied (or nothing to do), 1 failed (rolled back cleanly, or nothing changed),\n" +
+			"3 failed and the rollback is incomplete: run `isaplay rollback` once the hosts are reachable.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if f.onFailure != "rollback" && f.onFailure != "stop" {
+				return fmt.Errorf("--on-failure must be rollback or stop, not %q", f.onFailure)
+			}
+			return g.apply(cmd.Context(), args[0], f)
+		},
+	}
+	cmd.Flags().BoolVarP(&f.yes, "yes", "y", false, "apply without asking")
+	cmd.Flags().StringVar(&f.onFailure, "on-failure", "rollback", "what to do when a task fails: rollback or stop")
+	cmd.Flags().StringVarP(&f.message, "message", "m", "", "a note kept with the run, such as a change-ticket id")
+	return cmd
+}
+
+// interruptible returns a context cancelled by the first interrupt; a second one exits at once
+// (the journal is fsynced after every record, so `isaplay rollback` can finish the job).
+func (g *globals) interruptible(parent context.Context) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(parent)
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, os.Interrupt)
+	go func() {
+		n := 0
+		for range sig {
+			n++
+			if n == 1 {
+				fmt.Fprintln(g.stderr, "\nInterrupt: stopping the running tasks, then rolling back per --on-failure. Interrupt again to exit at once.")
+				cancel()
+				continue
+			}
+			fmt.Fprintln(g.stderr, "Second interrupt: exiting now. Run `isaplay rollback` to undo this run.")
+			os.Exit(130)
+		}
+	}()
+	return ctx, func() { signal.Stop(sig); cancel() }
+}
+
+func (g *globals) apply(parent context.Context, path string, f applyFlags) error {
+	ctx, stop := g.interruptible(parent)
+	defer stop()
+	l, err := g.load(path, false)
+	if err != nil {
+		return err
+	}
+	conns := g.conns()
+	defer conns.Close()
+	runID := newRunID()
+	cfg := g.config(l, runID, conns)
+	plan, err := engine.PlanRun(ctx, cfg)
+	if plan != nil {
+		if rerr := engine.RenderText(g.stdout, plan, engine.TextOptions{Color: g.colorOut()}); rerr != nil {
+			return rerr
+		}
+	}
+	if err != nil {
+		return g.handleErr(err)
+	}
+	if !plan.HasChanges() {
+		fmt.Fprintln(g.stdout, "No changes. Every host is in sync.")
+		return nil
+	}
+	if !f.yes {
+		if err := g.confirm("Apply these changes?"); err != nil {
+			return err
+		}
+	}
+	meta := journal.Meta{RunID: runID, Operator: operator(), Playbook: l.pb.File, PlanHash: plan.Hash(), Message: f.message,
+		Hosts: map[string]journal.HostConn{}}
+	for _, h := range l.inv.Hosts {
+		meta.Hosts[h.Name] = journal.FromInventory(h)
+	}
+	meta.Started = nowUTC()
+	w, err := journal.Create(g.stateDirectory(), meta, g.redactor)
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	defer conns.Unlock(context.Background())
+	fmt.Fprintf(g.stdout, "\nApplying run %s (journal: %s)\n", runID, journal.Dir(g.stateDirectory(), runID))
+	cfg.Reviewed = plan
+	cfg.Events = g.progress()
+	cfg.Journal = w
+	cfg.Lock = true
+	result, applyErr := engine.ApplyRun(ctx, cfg)
+	if result != nil {
+		fmt.Fprintln(g.stdout)
+		if rerr := engine.RenderText(g.stdout, result, engine.TextOptions{Color: g.colorOut(), Applied: true}); rerr != nil {
+			return rerr
+		}
+	}
+	if applyErr == nil {
+		return w.End(journal.StatusApplied)
+	}
+	if f.onFailure == "stop" {
+		w.End(journal.StatusFailed)
+		fmt.Fprintf(g.stderr, "The run failed; its changes are kept. Undo them with: isaplay rollback %s\n", runID)
+		g.handleErr(applyErr)
+		return exitError{code: 1}
+	}
+	fmt.Fprintf(g.stdout, "\nThe run failed; rolling back its changes.\n")
+	run, err := journal.Load(g.stateDirectory(), runID)
+	if err != nil {
+		return err
+	}
+	rep := journal.Rollback(context.Background(), w, run, g.rollbackOptions(conns, false))
+	g.printRollback(rep)
+	g.handleErr(applyErr)
+	if !rep.Clean() {
+		w.End(journal.StatusRollbackIncomplete)
+		fmt.Fprintf(g.stderr, "Rollback incomplete: run `isaplay rollback %s` once the hosts are reachable.\n", runID)
+		return exitError{code: exitRollbackIncomplete}
+	}
+	w.End(journal.StatusRolledBack)
+	fmt.Fprintln(g.stderr, "Every change of this run was rolled back.")
+	return exitError{code: 1}
+}
+
+func (g *globals) rollbackOptions(conns *engine.Conns, force bool) journal.RollbackOptions {
+	return journal.RollbackOptions{
+		Registry: builtinRegistry(), Conns: conns, Redactor: g.redactor, Force: force,
+		Progress: func(c *journal.Change, err error) {
+			status := "reverted"
+			if err != nil {
+				status = "FAILED: " + err.Error()
+			}
+			fmt.Fprintln(g.stderr, g.redactor.Redact(fmt.Sprintf("%s: undo %s / %s: %s", c.Host, c.Play, c.Task, status)))
+		},
+	}
+}
+
+func (g *globals) printRollback(rep *journal.Report) {
+	fmt.Fprintf(g.stdout, "Rollback: %d reverted, %d failed, %d refused.\n", len(rep.Reverted), len(rep.Failed), len(rep.Refused))
+	for _, st := range rep.Failed {
+		fmt.Fprintln(g.stdout, g.redactor.Redact(fmt.Sprintf("  ! %s: %s / %s: %v", st.Change.Host, st.Change.Play, st.Change.Task, st.Err)))
+	}
+	for _, st := range rep.Refused {
+		fmt.Fprintln(g.stdout, g.redactor.Redact(fmt.Sprintf("  ! %s: %s / %s: refused: %v", st.Change.Host, st.Change.Play, st.Change.Task, st.Drift)))
+		var d *engine.DriftError
+		if errors.As(st.Drift, &d) && d.Diff != "" {
+			fmt.Fprintln(g.stdout, indentBlock(g.redactor.Redact(d.Diff), "      "))
+		}
+	}
+}
+
+// confirm asks on the terminal; without one it fails instead of waiting.
+func (g *globals) confirm(question string) error {
+	if !g.stdinTerminal() {
+		return errors.New("confirmation needed: no terminal to ask on, so pass --yes after reviewing the plan")
+	}
+	fmt.Fprintf(g.stdout, "\n%s Only 'yes' is accepted: ", question)
+	answer, _ := bufio.NewReader(g.stdin).ReadString('\n')
+	if strings.TrimSpace(answer) != "yes" {
+		return errors.New("cancelled")
+	}
+	return nil
+}
+
+func operator() string {
+	name := "unknown"
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	host, _ := os.Hostname()
+	return name + "@" + host
+}

@@ -1,0 +1,124 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/isaplay/isaplay/inventory"
+	"github.com/isaplay/isaplay/inventory/conn"
+)
+
+// Conns opens each host's connection once and keeps it for the whole command (plan, apply and
+// rollback share it), together with the host locks this command holds.
+type Conns struct {
+	dial func(ctx context.Context, h *inventory.Host) (conn.Conn, error)
+	mu   sync.Mutex
+	m    map[string]*connEntry
+}
+
+type connEntry struct {
+	once   sync.Once
+	c      conn.Conn
+	err    error
+	lockMu sync.Mutex
+	locked string // state dir whose lock this command holds
+	lockID string
+}
+
+// NewConns returns a connection cache that opens connections with dial.
+func NewConns(dial func(ctx context.Context, h *inventory.Host) (conn.Conn, error)) *Conns {
+	return &Conns{dial: dial, m: map[string]*connEntry{}}
+}
+
+func (p *Conns) entry(name string) *connEntry {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	e := p.m[name]
+	if e == nil {
+		e = &connEntry{}
+		p.m[name] = e
+	}
+	return e
+}
+
+// Get returns h's connection, opening it on first use. A failed open is remembered.
+func (p *Conns) Get(ctx context.Context, h *inventory.Host) (conn.Conn, error) {
+	e := p.entry(h.Name)
+	e.once.Do(func() { e.c, e.err = p.dial(ctx, h) })
+	return e.c, e.err
+}
+
+// Lock takes the host lock for lockID (a run id) in the host's state directory. A lock held by
+// another run is an error naming its holder; one held by the same run id is taken over (a
+// rollback of a run whose controller died).
+func (p *Conns) Lock(ctx context.Context, h *inventory.Host, lockID string) error {
+	e := p.entry(h.Name)
+	e.lockMu.Lock()
+	defer e.lockMu.Unlock()
+	if e.locked != "" {
+		return nil
+	}
+	c, err := p.Get(ctx, h)
+	if err != nil {
+		return err
+	}
+	ctrl, _ := os.Hostname()
+	info := fmt.Sprintf("run=%s controller=%s pid=%d since=%s", lockID, ctrl, os.Getpid(), time.Now().UTC().Format(time.RFC3339))
+	lock := path.Join(h.StateDir, "lock")
+	script := "umask 077; mkdir -p " + conn.Quote(h.StateDir) + " && if ( set -C; printf '%s\\n' " + conn.Quote(info) + " > " + conn.Quote(lock) +
+		" ) 2>/dev/null; then :; else cur=$(cat " + conn.Quote(lock) + " 2>/dev/null); case \"$cur\" in " + conn.Quote("run="+lockID+" ") +
+		"*) ;; *) printf '%s' \"$cur\"; exit 75;; esac; fi"
+	res, err := c.Run(ctx, conn.Command{Script: script, Become: h.Become})
+	if err != nil {
+		return fmt.Errorf("%s: lock: %w", h.Name, err)
+	}
+	if res.ExitCode == 75 {
+		return fmt.Errorf("%s is locked by another run (%s); if that run is dead, `isaplay rollback RUN-ID` releases it, or remove %s on the host",
+			h.Name, strings.TrimSpace(string(res.Stdout)), lock)
+	}
+	if res.ExitCode != 0 {
+		return fmt.Errorf("%s: lock %s: exit %d: %s", h.Name, lock, res.ExitCode, strings.TrimSpace(string(res.Stderr)))
+	}
+	e.locked, e.lockID = h.StateDir, lockID
+	return nil
+}
+
+// Unlock releases every lock this command holds.
+func (p *Conns) Unlock(ctx context.Context) {
+	p.mu.Lock()
+	entries := make([]*connEntry, 0, len(p.m))
+	for _, e := range p.m {
+		entries = append(entries, e)
+	}
+	p.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, e := range entries {
+		if e.locked == "" || e.c == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			lock := path.Join(e.locked, "lock")
+			e.c.Run(ctx, conn.Command{Script: "if grep -q " + conn.Quote("^run="+e.lockID+" ") + " " + conn.Quote(lock) + " 2>/dev/null; then rm -f " + conn.Quote(lock) + "; fi"})
+			e.locked = ""
+		}()
+	}
+	wg.Wait()
+}
+
+// Close closes every open connection.
+func (p *Conns) Close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, e := range p.m {
+		if e.c != nil {
+			e.c.Close()
+		}
+	}
+}
