@@ -17,7 +17,7 @@ var (
 	kvSecret = regexp.MustCompile(`(?i)^(\s*(?:[#!;]+\s*)?(?:export\s+)?["']?[A-Za-z0-9_.\-/\\]*` + secretName +
 		`[A-Za-z0-9_.\-/\\]*["']?(?:\s*[=:]\s*|\s+))(\S.*?)(\r?)$`)
 	// <adminPassword>value</adminPassword>
-	xmlElemSecret = regexp.MustCompile(`(?i)(<[A-Za-z_][\w.:\-]*` + secretName + `[\w.\-]*(?:\s[^>]*)?>)([^<]+)(<)`)
+	xmlElemSecret = regexp.MustCompile(`(?i)(<(?:[A-Za-z_][\w.:\-]*)?` + secretName + `[\w.\-]*(?:\s[^>]*)?>)([^<]+)(<)`)
 	// <Property name="ConnectionPassword">value</Property>
 	xmlNamedSecret = regexp.MustCompile(`(?i)(<[A-Za-z_][\w.:\-]*\s[^>]*\bname\s*=\s*["'][^"']*` + secretName + `[^"']*["'][^>]*>)([^<]+)(<)`)
 	// password="value"
