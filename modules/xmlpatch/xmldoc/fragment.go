@@ -1,0 +1,353 @@
+package xmldoc
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Fragment is parsed XML content (any number of elements, text and comments) as a node whose
+// children are the content, read in the namespace bindings of the place it goes to, so that
+// unprefixed elements inherit the default namespace there.
+type Fragment struct {
+	// Node is a document node holding the fragment's content.
+	Node *Node
+	// Text is the fragment's text; the nodes' offsets point into it.
+	Text  string
+	scope map[string]string
+}
+
+// ParseFragment parses XML content as it would be read inside an element with the given
+// namespace bindings (prefix, "" for the default, -> URI).
+func ParseFragment(text string, scope map[string]string) (*Fragment, error) {
+	sc := map[string]string{}
+	for k, v := range scope {
+		sc[k] = v
+	}
+	p := &parser{s: text}
+	root := &Node{Kind: DocumentNode, End: len(text)}
+	if err := p.parse(root, sc); err != nil {
+		return nil, fmt.Errorf("fragment: %w", err)
+	}
+	return &Fragment{Node: root, Text: text, scope: sc}, nil
+}
+
+// Element returns the fragment's only element, or an error when it has none or several or
+// holds text outside it.
+func (f *Fragment) Element() (*Node, error) {
+	var el *Node
+	for _, c := range f.Node.Children {
+		switch c.Kind {
+		case ElementNode:
+			if el != nil {
+				return nil, fmt.Errorf("fragment has more than one top-level element (<%s> and <%s>)", el.Name(), c.Name())
+			}
+			el = c
+		case TextNode, CDataNode:
+			if !isBlank(c.Data) {
+				return nil, fmt.Errorf("fragment has text outside its element: %q", strings.TrimSpace(c.Data))
+			}
+		}
+	}
+	if el == nil {
+		return nil, fmt.Errorf("fragment has no element")
+	}
+	return el, nil
+}
+
+// layoutLines returns the lines of XML content src (read with scope), laid out for insertion
+// at one indentation: a fragment written on several lines keeps its own layout, with its
+// common indentation removed; a fragment on one line is broken into one element per line,
+// nesting by unit. Lines carry no indentation yet.
+func layoutLines(src string, scope map[string]string, unit string) ([]string, error) {
+	src = strings.ReplaceAll(src, "\r\n", "\n")
+	if strings.Contains(strings.TrimSpace(src), "\n") {
+		lines := strings.Split(src, "\n")
+		for len(lines) > 0 && isBlank(lines[0]) {
+			lines = lines[1:]
+		}
+		for len(lines) > 0 && isBlank(lines[len(lines)-1]) {
+			lines = lines[:len(lines)-1]
+		}
+		common := ""
+		first := true
+		for _, l := range lines {
+			if isBlank(l) {
+				continue
+			}
+			ind := l[:len(l)-len(strings.TrimLeft(l, " \t"))]
+			if first {
+				common, first = ind, false
+				continue
+			}
+			for !strings.HasPrefix(ind, common) {
+				common = common[:len(common)-1]
+			}
+		}
+		for i, l := range lines {
+			if isBlank(l) {
+				lines[i] = ""
+			} else {
+				lines[i] = strings.TrimRight(l[len(common):], " \t")
+			}
+		}
+		return lines, nil
+	}
+	f, err := ParseFragment(src, scope)
+	if err != nil {
+		return nil, err
+	}
+	var lines []string
+	var emit func(n *Node, depth int)
+	emit = func(n *Node, depth int) {
+		ind := strings.Repeat(unit, depth)
+		if n.Kind == ElementNode && structural(n) {
+			lines = append(lines, ind+f.Text[n.Start:n.TagEnd])
+			for _, c := range n.Children {
+				if !(c.Kind == TextNode && isBlank(c.Data)) {
+					emit(c, depth+1)
+				}
+			}
+			lines = append(lines, ind+f.Text[n.CloseStart:n.End])
+			return
+		}
+		lines = append(lines, ind+strings.TrimSpace(f.Text[n.Start:n.End]))
+	}
+	for _, c := range f.Node.Children {
+		if !(c.Kind == TextNode && isBlank(c.Data)) {
+			emit(c, 0)
+		}
+	}
+	return lines, nil
+}
+
+// structural reports whether an element holds child elements and no text but whitespace.
+func structural(n *Node) bool {
+	hasEl := false
+	for _, c := range n.Children {
+		switch c.Kind {
+		case ElementNode:
+			hasEl = true
+		case TextNode, CDataNode:
+			if !isBlank(c.Data) {
+				return false
+			}
+		}
+	}
+	return hasEl && !n.SelfClosing
+}
+
+func joinLines(lines []string, indent, eol string) string {
+	var b strings.Builder
+	for i, l := range lines {
+		if i > 0 {
+			b.WriteString(eol)
+		}
+		if l != "" {
+			b.WriteString(indent + l)
+		}
+	}
+	return b.String()
+}
+
+// replaceContent returns the edit that makes el's content the given lines, one per line at the
+// child indentation, with the end tag on its own line at el's indentation.
+func (d *Document) replaceContent(el *Node, lines []string) Edit {
+	var content string
+	if len(lines) > 0 {
+		ei, ok := d.indentOf(el)
+		ci := d.childIndent(el)
+		if !ok {
+			ci = ""
+		}
+		content = d.EOL + joinLines(lines, ci, d.EOL) + d.EOL + ei
+	}
+	if el.SelfClosing {
+		return d.openSelfClosing(el, content)
+	}
+	return Edit{el.TagEnd, el.CloseStart, content}
+}
+
+// ReplaceChildren returns the edits that make el's content equal to the fragment's (compared as
+// XML: whitespace between elements and comments do not count). No edits when it already is.
+func (d *Document) ReplaceChildren(el *Node, fragment string) ([]Edit, error) {
+	if el.Kind != ElementNode {
+		return nil, fmt.Errorf("%s is a %s node, not an element", el.Path(), el.Kind)
+	}
+	f, err := ParseFragment(fragment, el.InScope())
+	if err != nil {
+		return nil, err
+	}
+	return d.syncContent(el, f.Node, f)
+}
+
+// Ensure returns the edits that make the fragment's element exist: when existing is nil it is
+// inserted under parent (after the sibling after, or after parent's last child), indented like
+// its siblings and in the file's line ending; otherwise existing is updated in place, attribute
+// by attribute and child by child, until it equals the fragment as XML. No edits when it does.
+func (d *Document) Ensure(parent, existing, after *Node, fragment string) ([]Edit, error) {
+	if existing != nil {
+		f, err := ParseFragment(fragment, existing.Parent.InScope())
+		if err != nil {
+			return nil, err
+		}
+		fe, err := f.Element()
+		if err != nil {
+			return nil, err
+		}
+		return d.syncElement(existing, fe, f)
+	}
+	if parent == nil || parent.Kind != ElementNode {
+		return nil, fmt.Errorf("ensure needs a parent element to insert into")
+	}
+	scope := parent.InScope()
+	f, err := ParseFragment(fragment, scope)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := f.Element(); err != nil {
+		return nil, err
+	}
+	lines, err := layoutLines(fragment, scope, d.indentUnit(parent))
+	if err != nil {
+		return nil, err
+	}
+	anchor := after
+	if anchor != nil && anchor.Parent != parent {
+		return nil, fmt.Errorf("%s is not a child of %s", anchor.Path(), parent.Path())
+	}
+	if anchor == nil {
+		for i := len(parent.Children) - 1; i >= 0; i-- {
+			c := parent.Children[i]
+			if !(c.Kind == TextNode && isBlank(c.Data)) {
+				anchor = c
+				break
+			}
+		}
+	}
+	if anchor == nil {
+		return []Edit{d.replaceContent(parent, lines)}, nil
+	}
+	indent, ok := d.indentOf(anchor)
+	if !ok || anchor.Kind != ElementNode {
+		indent = d.childIndent(parent)
+	}
+	return []Edit{{anchor.End, anchor.End, d.EOL + joinLines(lines, indent, d.EOL)}}, nil
+}
+
+// syncElement returns the smallest edits that make e equal to f (from fragment text fr).
+func (d *Document) syncElement(e, f *Node, fr *Fragment) ([]Edit, error) {
+	if e.Local != f.Local || e.Space != f.Space {
+		lines, err := layoutLines(fr.Text[f.Start:f.End], f.Parent.InScope(), d.indentUnit(e))
+		if err != nil {
+			return nil, err
+		}
+		ind, _ := d.indentOf(e)
+		return []Edit{{e.Start, e.End, strings.TrimLeft(joinLines(lines, ind, d.EOL), " \t")}}, nil
+	}
+	var edits []Edit
+	for _, fa := range f.Attrs {
+		if fa.IsNamespaceDecl() {
+			continue
+		}
+		ea := e.Attr(fa.Space, fa.Local)
+		if ea != nil && ea.Data == fa.Data {
+			continue
+		}
+		var ed []Edit
+		var err error
+		if ea != nil {
+			ed, err = d.SetText(ea, fa.Data)
+		} else {
+			name := fa.Local
+			if fa.Space != "" {
+				name = d.prefixFor(e, fa.Space) + ":" + fa.Local
+			}
+			ed, err = d.SetAttr(e, name, fa.Data)
+		}
+		if err != nil {
+			return nil, err
+		}
+		edits = append(edits, ed...)
+	}
+	for _, ea := range e.Attrs {
+		if !ea.IsNamespaceDecl() && f.Attr(ea.Space, ea.Local) == nil {
+			ed, _ := d.Remove(ea)
+			edits = append(edits, ed...)
+		}
+	}
+	ed, err := d.syncContent(e, f, fr)
+	if err != nil {
+		return nil, err
+	}
+	return append(edits, ed...), nil
+}
+
+// prefixFor finds a prefix bound to space at e (for an attribute the fragment gives in a
+// namespace).
+func (d *Document) prefixFor(e *Node, space string) string {
+	for p, u := range e.InScope() {
+		if u == space && p != "" {
+			return p
+		}
+	}
+	return "ns"
+}
+
+// syncContent returns the edits that make e's content equal to f's content.
+func (d *Document) syncContent(e, f *Node, fr *Fragment) ([]Edit, error) {
+	ee, fe := e.Elements(), f.Elements()
+	if len(ee) == 0 && len(fe) == 0 {
+		if e.Value() == f.Value() {
+			return nil, nil
+		}
+		return d.SetText(e, f.Value())
+	}
+	if len(ee) == len(fe) && strings.TrimSpace(directText(e)) == strings.TrimSpace(directText(f)) {
+		same := true
+		for i := range ee {
+			if ee[i].Local != fe[i].Local || ee[i].Space != fe[i].Space {
+				same = false
+				break
+			}
+		}
+		if same {
+			var edits []Edit
+			for i := range ee {
+				ed, err := d.syncElement(ee[i], fe[i], fr)
+				if err != nil {
+					return nil, err
+				}
+				edits = append(edits, ed...)
+			}
+			return edits, nil
+		}
+	}
+	inner := ""
+	if f.Kind == DocumentNode {
+		inner = fr.Text
+	} else if !f.SelfClosing {
+		inner = fr.Text[f.TagEnd:f.CloseStart]
+	}
+	lines, err := layoutLines(inner, f.InScope(), d.indentUnit(e))
+	if err != nil {
+		return nil, err
+	}
+	if len(fe) == 0 {
+		// Text only: keep it on the element's line.
+		if e.SelfClosing {
+			return []Edit{d.openSelfClosing(e, strings.TrimSpace(inner))}, nil
+		}
+		return []Edit{{e.TagEnd, e.CloseStart, strings.TrimSpace(inner)}}, nil
+	}
+	return []Edit{d.replaceContent(e, lines)}, nil
+}
+
+func directText(n *Node) string {
+	var b strings.Builder
+	for _, c := range n.Children {
+		if c.Kind == TextNode || c.Kind == CDataNode {
+			b.WriteString(c.Data)
+		}
+	}
+	return b.String()
+}
