@@ -88,6 +88,8 @@ type hostState struct {
 	results map[string]cty.Value
 	failed  error
 	mu      sync.Mutex
+	hostObj cty.Value // the host object of expressions, for hostIdx
+	hostIdx int
 }
 
 type mode int
@@ -99,22 +101,27 @@ const (
 )
 
 type runner struct {
-	cfg     Config
-	mode    mode
-	apply   bool
-	fns     map[string]function.Function
-	locals  cty.Value
-	hosts   map[string]*hostState
-	results map[string]map[string]cty.Value // register name -> host -> value
-	resMu   sync.RWMutex
-	plan    *Plan
-	planMu  sync.Mutex
-	seq     int
-	seqMu   sync.Mutex
-	errs    *multierror.Error
-	errMu   sync.Mutex
-	diags   hcl.Diagnostics // validate mode: every host's diagnostics, deduplicated
-	seenDg  map[string]bool
+	cfg    Config
+	mode   mode
+	apply  bool
+	fns    map[string]function.Function
+	locals cty.Value
+	varObj cty.Value
+	// resVersion counts registrations; allResults caches the results object at that version.
+	resVersion int
+	allResults cty.Value
+	allVersion int
+	hosts      map[string]*hostState
+	results    map[string]map[string]cty.Value // register name -> host -> value
+	resMu      sync.RWMutex
+	plan       *Plan
+	planMu     sync.Mutex
+	seq        int
+	seqMu      sync.Mutex
+	errs       *multierror.Error
+	errMu      sync.Mutex
+	diags      hcl.Diagnostics // validate mode: every host's diagnostics, deduplicated
+	seenDg     map[string]bool
 }
 
 // ErrRunFailed is returned when at least one host failed; the plan holds each host's error.
@@ -186,6 +193,7 @@ func newRunner(cfg Config, m mode) (*runner, error) {
 		return nil, diags
 	}
 	r.locals = locals
+	r.varObj = objectOf(cfg.Vars)
 	return r, nil
 }
 
@@ -332,7 +340,7 @@ func (r *runner) event(ev Event) {
 
 // playContext is the evaluation context without a host: var, local and functions.
 func (r *runner) playContext() *hcl.EvalContext {
-	return &hcl.EvalContext{Variables: map[string]cty.Value{"var": objectOf(r.cfg.Vars), "local": r.locals}, Functions: r.fns}
+	return &hcl.EvalContext{Variables: map[string]cty.Value{"var": r.varObj, "local": r.locals}, Functions: r.fns}
 }
 
 // resolveHosts evaluates a hosts expression: a group name, "all", a host name, or a list of them.
@@ -764,6 +772,7 @@ func (r *runner) register(t *Task, hs *hostState, name string, v cty.Value) {
 		r.results[name] = map[string]cty.Value{}
 	}
 	r.results[name][hs.inv.Name] = v
+	r.resVersion++
 	r.resMu.Unlock()
 }
 
@@ -773,33 +782,53 @@ func (r *runner) hostContext(hs *hostState, playHosts []*hostState) *hcl.EvalCon
 	for i, p := range playHosts {
 		if p == hs {
 			index = i
+			break
 		}
 	}
-	groups := make([]cty.Value, len(hs.inv.Groups))
-	for i, g := range hs.inv.Groups {
-		groups[i] = cty.StringVal(g)
-	}
-	groupsVal := cty.ListValEmpty(cty.String)
-	if len(groups) > 0 {
-		groupsVal = cty.ListVal(groups)
-	}
-	host := cty.ObjectVal(map[string]cty.Value{
-		"name": cty.StringVal(hs.inv.Name), "address": cty.StringVal(hs.inv.Address),
-		"index": cty.NumberIntVal(int64(index)), "vars": hs.inv.Vars, "groups": groupsVal,
-	})
 	hs.mu.Lock()
+	if hs.hostObj == cty.NilVal || hs.hostIdx != index {
+		groups := make([]cty.Value, len(hs.inv.Groups))
+		for i, g := range hs.inv.Groups {
+			groups[i] = cty.StringVal(g)
+		}
+		groupsVal := cty.ListValEmpty(cty.String)
+		if len(groups) > 0 {
+			groupsVal = cty.ListVal(groups)
+		}
+		hs.hostObj = cty.ObjectVal(map[string]cty.Value{
+			"name": cty.StringVal(hs.inv.Name), "address": cty.StringVal(hs.inv.Address),
+			"index": cty.NumberIntVal(int64(index)), "vars": hs.inv.Vars, "groups": groupsVal,
+		})
+		hs.hostIdx = index
+	}
+	host := hs.hostObj
 	own := objectOf(copyMap(hs.results))
 	hs.mu.Unlock()
-	r.resMu.RLock()
-	all := map[string]cty.Value{}
-	for name, byHost := range r.results {
-		all[name] = mapOrObject(byHost)
-	}
-	r.resMu.RUnlock()
 	return &hcl.EvalContext{
-		Variables: map[string]cty.Value{"var": objectOf(r.cfg.Vars), "local": r.locals, "host": host, "result": own, "results": objectOf(all)},
+		Variables: map[string]cty.Value{"var": r.varObj, "local": r.locals, "host": host, "result": own, "results": r.resultsObject()},
 		Functions: r.fns,
 	}
+}
+
+// resultsObject is results.NAME.HOST for every registered result, rebuilt only after a change.
+func (r *runner) resultsObject() cty.Value {
+	r.resMu.RLock()
+	if r.allResults != cty.NilVal && r.allVersion == r.resVersion {
+		v := r.allResults
+		r.resMu.RUnlock()
+		return v
+	}
+	r.resMu.RUnlock()
+	r.resMu.Lock()
+	defer r.resMu.Unlock()
+	if r.allResults == cty.NilVal || r.allVersion != r.resVersion {
+		all := map[string]cty.Value{}
+		for name, byHost := range r.results {
+			all[name] = mapOrObject(byHost)
+		}
+		r.allResults, r.allVersion = objectOf(all), r.resVersion
+	}
+	return r.allResults
 }
 
 // mapOrObject is a map when every value has the same type (so length() and values() work),
