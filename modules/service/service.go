@@ -297,4 +297,3 @@ func newUndo(h *engine.Host, name string, s *service, r undoRecord) engine.Undo 
 func result(changed bool, cursor, pid cty.Value) cty.Value {
 	return cty.ObjectVal(map[string]cty.Value{"changed": cty.BoolVal(changed), "log_cursor": cursor, "pid": pid})
 }
-
