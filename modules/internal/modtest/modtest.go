@@ -10,8 +10,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/isaplay/isaplay/engine"
 	"github.com/isaplay/isaplay/inventory/local"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")
@@ -130,4 +134,48 @@ func Golden(t testing.TB, name, got string) {
 	if string(want) != got {
 		t.Fatalf("%s differs (run with -update to accept):\n%s", p, engine.Diff(p, string(want), got))
 	}
+}
+
+// ExampleArgs parses a schema's Example, checks it is one task block of type name with only the
+// schema's arguments, and evaluates them (var.an_home, host.address, host.index and host.name are
+// defined) into Args for the module's Validate.
+func ExampleArgs(t testing.TB, name string, s engine.Schema) *engine.Args {
+	t.Helper()
+	f, diags := hclsyntax.ParseConfig([]byte(s.Example), "example.hcl", hcl.InitialPos)
+	if diags.HasErrors() {
+		t.Fatalf("example does not parse: %v", diags)
+	}
+	content, diags := f.Body.Content(&hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{{Type: "task", LabelNames: []string{"type", "name"}}}})
+	if diags.HasErrors() || len(content.Blocks) != 1 || content.Blocks[0].Labels[0] != name {
+		t.Fatalf("example is not one task %q block: %v", name, diags)
+	}
+	bs := &hcl.BodySchema{}
+	for _, a := range s.Attrs {
+		bs.Attributes = append(bs.Attributes, hcl.AttributeSchema{Name: a.Name, Required: a.Required})
+	}
+	body, diags := content.Blocks[0].Body.Content(bs)
+	if diags.HasErrors() {
+		t.Fatalf("example arguments: %v", diags)
+	}
+	ctx := &hcl.EvalContext{Variables: map[string]cty.Value{
+		"var":  cty.ObjectVal(map[string]cty.Value{"an_home": cty.StringVal("/opt/wso2/wso2is-analytics-5.6.0")}),
+		"host": cty.ObjectVal(map[string]cty.Value{"address": cty.StringVal("10.0.0.11"), "index": cty.NumberIntVal(0), "name": cty.StringVal("an1")}),
+	}}
+	vals := map[string]cty.Value{}
+	for _, a := range s.Attrs {
+		attr, ok := body.Attributes[a.Name]
+		if !ok {
+			continue
+		}
+		v, diags := attr.Expr.Value(ctx)
+		if diags.HasErrors() {
+			t.Fatalf("example %s: %v", a.Name, diags)
+		}
+		v, err := convert.Convert(v, a.Type)
+		if err != nil {
+			t.Fatalf("example %s: %v", a.Name, err)
+		}
+		vals[a.Name] = v
+	}
+	return engine.NewArgs(name, vals)
 }
