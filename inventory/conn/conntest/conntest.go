@@ -1,0 +1,582 @@
+// Package conntest is a conformance suite for conn.Conn implementations: every connection (local,
+// SSH) must pass the same tests, so modules can rely on one behaviour.
+package conntest
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/isaplay/isaplay/inventory/conn"
+)
+
+// Harness is what the suite needs from a connection under test.
+type Harness struct {
+	// Conn is the connection under test.
+	Conn conn.Conn
+	// Dir is an absolute directory on the host, empty and writable, for the suite's files.
+	Dir string
+	// Local maps a path on the host to the controller-side path of the same file, so the suite
+	// can check effects independently of Conn. Nil means the identity (local connections).
+	Local func(hostPath string) string
+	// Home is the login directory on the host, which relative paths are relative to.
+	Home string
+	// MaxSessions, when positive, is the most commands the connection may run at once; the
+	// concurrency test fails when more ran together.
+	MaxSessions int
+}
+
+func (h Harness) local(p string) string {
+	if h.Local == nil {
+		return p
+	}
+	return h.Local(p)
+}
+
+// Run runs the whole suite as subtests of t.
+func Run(t *testing.T, h Harness) {
+	tests := []struct {
+		name string
+		fn   func(*testing.T, Harness)
+	}{
+		{"Run", testRun},
+		{"RunStreaming", testStreaming},
+		{"RunCancel", testCancel},
+		{"Stat", testStat},
+		{"ReadFile", testReadFile},
+		{"WriteFile", testWriteFile},
+		{"Concurrency", testConcurrency},
+		{"Dial", testDial},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(h.Dir, tc.name)
+			if err := os.MkdirAll(h.local(dir), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			hh := h
+			hh.Dir = dir
+			tc.fn(t, hh)
+		})
+	}
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+// allBytes is every byte value, NULs included, twice.
+func allBytes() []byte {
+	b := make([]byte, 512)
+	for i := range b {
+		b[i] = byte(i)
+	}
+	return b
+}
+
+func testRun(t *testing.T, h Harness) {
+	big := bytes.Repeat(allBytes(), 4096) // 2 MiB, binary
+	bigFile := filepath.Join(h.Dir, "big")
+	if err := os.WriteFile(h.local(bigFile), big, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hostile := []string{"a b", "it's", `"$HOME"`, "`id`", "$(id)", "x\ny", "-n", "*", ";true", "\\", "tab\there", "ünï", "\r\n"}
+	tests := []struct {
+		name   string
+		cmd    conn.Command
+		stdout []byte
+		stderr string
+		code   int
+	}{
+		{"true", conn.Command{Script: "true"}, nil, "", 0},
+		{"exit code", conn.Command{Script: "echo out; echo err >&2; exit 3"}, []byte("out\n"), "err\n", 3},
+		{"exit 255", conn.Command{Script: "exit 255"}, nil, "", 255},
+		{"no trailing newline", conn.Command{Script: "printf abc"}, []byte("abc"), "", 0},
+		{"multi-line script", conn.Command{Script: "a=1\nif [ $a = 1 ]; then\n  echo one\nfi\n"}, []byte("one\n"), "", 0},
+		{"quoted args", conn.Command{Script: "printf '%s\\n' " + conn.Join(hostile...)}, []byte(strings.Join(hostile, "\n") + "\n"), "", 0},
+		{"stdin binary", conn.Command{Script: "cat", Stdin: bytes.NewReader(allBytes())}, allBytes(), "", 0},
+		{"stdin empty", conn.Command{Script: "cat; echo end", Stdin: bytes.NewReader(nil)}, []byte("end\n"), "", 0},
+		{"no stdin reads nothing", conn.Command{Script: "cat; echo end"}, []byte("end\n"), "", 0},
+		{"stdin not consumed", conn.Command{Script: "head -c 1", Stdin: strings.NewReader("xyz")}, []byte("x"), "", 0},
+		{"big binary output", conn.Command{Script: "cat " + conn.Quote(bigFile)}, big, "", 0},
+		{"stderr binary", conn.Command{Script: "printf 'a\\000b' >&2"}, nil, "a\x00b", 0},
+		{"killed by signal", conn.Command{Script: "kill -9 $$"}, nil, "", 137},
+		{"pwd is home", conn.Command{Script: "pwd"}, []byte(h.Home + "\n"), "", 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.name == "pwd is home" && h.Home == "" {
+				t.Fatal("harness has no Home")
+			}
+			res, err := h.Conn.Run(ctx(t), tc.cmd)
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			if !bytes.Equal(res.Stdout, tc.stdout) {
+				t.Errorf("stdout = %q, want %q", short(res.Stdout), short(tc.stdout))
+			}
+			if string(res.Stderr) != tc.stderr {
+				t.Errorf("stderr = %q, want %q", res.Stderr, tc.stderr)
+			}
+			if res.ExitCode != tc.code {
+				t.Errorf("exit code = %d, want %d", res.ExitCode, tc.code)
+			}
+		})
+	}
+	// The connection stays usable after all that.
+	res, err := h.Conn.Run(ctx(t), conn.Command{Script: "echo still"})
+	if err != nil || string(res.Stdout) != "still\n" {
+		t.Fatalf("after the table: %q, %v", res.Stdout, err)
+	}
+}
+
+func short(b []byte) []byte {
+	if len(b) > 64 {
+		return append(b[:64:64], "..."...)
+	}
+	return b
+}
+
+// chanWriter sends each write to a channel, so a test sees output while the command runs.
+type chanWriter struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+	ch  chan string
+}
+
+func (w *chanWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	select {
+	case w.ch <- w.buf.String():
+	default:
+	}
+	return len(p), nil
+}
+
+func testStreaming(t *testing.T, h Harness) {
+	fifo := filepath.Join(h.Dir, "fifo")
+	if err := syscall.Mkfifo(h.local(fifo), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w := &chanWriter{ch: make(chan string, 100)}
+	done := make(chan error, 1)
+	go func() {
+		// "second" is only printed after the test has seen "first": output must stream.
+		res, err := h.Conn.Run(ctx(t), conn.Command{Script: "echo first; read x < " + conn.Quote(fifo) + "; echo second $x", Stdout: w})
+		if err == nil && res.ExitCode != 0 {
+			err = fmt.Errorf("exit %d: %s", res.ExitCode, res.Stderr)
+		}
+		if err == nil && len(res.Stdout) != 0 {
+			err = fmt.Errorf("Result.Stdout = %q, want empty when Command.Stdout is set", res.Stdout)
+		}
+		done <- err
+	}()
+	timeout := time.After(20 * time.Second)
+	for seen := false; !seen; {
+		select {
+		case s := <-w.ch:
+			seen = strings.Contains(s, "first\n")
+		case err := <-done:
+			t.Fatalf("command ended before the test released it: %v", err)
+		case <-timeout:
+			t.Fatal("no streamed output within 20s")
+		}
+	}
+	f, err := os.OpenFile(h.local(fifo), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("go\n")
+	f.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if got := w.buf.String(); got != "first\nsecond go\n" {
+		t.Fatalf("streamed %q", got)
+	}
+}
+
+func testCancel(t *testing.T, h Harness) {
+	c, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := h.Conn.Run(c, conn.Command{Script: "sleep 30"})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Run with an expiring context: err = %v, want DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("cancelled Run returned after %v", d)
+	}
+	res, err := h.Conn.Run(ctx(t), conn.Command{Script: "echo ok"})
+	if err != nil || string(res.Stdout) != "ok\n" {
+		t.Fatalf("after a cancelled Run: %q, %v", res.Stdout, err)
+	}
+}
+
+func sum(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+func testStat(t *testing.T, h Harness) {
+	d := h.Dir
+	content := []byte("hello\x00world\r\n")
+	odd := filepath.Join(d, "odd 'name'\n$x")
+	mustWrite(t, h.local(filepath.Join(d, "file")), content, 0o640)
+	mustWrite(t, h.local(odd), nil, 0o600)
+	if err := os.Chown(h.local(filepath.Join(d, "file")), 1234, 5678); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(h.local(filepath.Join(d, "dir")), 0o751); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("file", h.local(filepath.Join(d, "link"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/nowhere/at all", h.local(filepath.Join(d, "dangling"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(h.local(filepath.Join(d, "fifo")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	paths := []string{
+		filepath.Join(d, "file"), filepath.Join(d, "dir"), filepath.Join(d, "link"), filepath.Join(d, "missing"),
+		filepath.Join(d, "file", "child"), filepath.Join(d, "dangling"), odd, filepath.Join(d, "fifo"), filepath.Join(d, "file"),
+	}
+	want := []conn.FileInfo{
+		{Exists: true, Type: conn.TypeFile, Mode: 0o640, UID: 1234, GID: 5678, Size: int64(len(content)), SHA256: sum(content)},
+		{Exists: true, Type: conn.TypeDir, Mode: 0o751},
+		{Exists: true, Type: conn.TypeSymlink, Mode: 0o777, Size: 4, LinkTarget: "file"},
+		{},
+		{},
+		{Exists: true, Type: conn.TypeSymlink, Mode: 0o777, Size: 15, LinkTarget: "/nowhere/at all"},
+		{Exists: true, Type: conn.TypeFile, Mode: 0o600, SHA256: sum(nil)},
+		{Exists: true, Type: conn.TypeOther, Mode: 0o600},
+		{Exists: true, Type: conn.TypeFile, Mode: 0o640, UID: 1234, GID: 5678, Size: int64(len(content)), SHA256: sum(content)},
+	}
+	for _, hash := range []bool{true, false} {
+		got, err := h.Conn.Stat(ctx(t), paths, hash)
+		if err != nil {
+			t.Fatalf("Stat: %v", err)
+		}
+		if len(got) != len(paths) {
+			t.Fatalf("Stat returned %d infos for %d paths", len(got), len(paths))
+		}
+		for i, w := range want {
+			w.Path = paths[i]
+			if !hash {
+				w.SHA256 = ""
+			}
+			g := got[i]
+			if w.Type == conn.TypeDir {
+				g.Size, g.UID, g.GID = 0, 0, 0
+			}
+			if g != w {
+				t.Errorf("Stat(hash=%v) %q:\n got %+v\nwant %+v", hash, paths[i], g, w)
+			}
+		}
+	}
+	// Relative paths are relative to the login directory.
+	if h.Home != "" {
+		rel := "conntest-rel-" + strconv.Itoa(os.Getpid())
+		mustWrite(t, h.local(filepath.Join(h.Home, rel)), []byte("r"), 0o644)
+		defer os.Remove(h.local(filepath.Join(h.Home, rel)))
+		got, err := h.Conn.Stat(ctx(t), []string{rel}, true)
+		if err != nil || !got[0].Exists || got[0].SHA256 != sum([]byte("r")) || got[0].Path != rel {
+			t.Errorf("Stat of relative %q = %+v, %v", rel, got, err)
+		}
+	}
+	if got, err := h.Conn.Stat(ctx(t), nil, true); err != nil || len(got) != 0 {
+		t.Errorf("Stat(nil) = %v, %v", got, err)
+	}
+}
+
+func mustWrite(t *testing.T, p string, data []byte, mode fs.FileMode) {
+	t.Helper()
+	if err := os.WriteFile(p, data, mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(p, mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testReadFile(t *testing.T, h Harness) {
+	latin1 := []byte("caf\xe9 na\xefve \xa9\n")
+	files := []struct {
+		name string
+		data []byte
+	}{
+		{"binary", allBytes()},
+		{"nul only", []byte{0, 0, 0}},
+		{"crlf", []byte("a=1\r\nb=2\r\n")},
+		{"no trailing newline", []byte("last line")},
+		{"latin1", latin1},
+		{"empty", []byte{}},
+		{"big", bytes.Repeat([]byte("0123456789abcdef"), 256*1024)}, // 4 MiB
+		{"marker-like", []byte("\x00isaplay-end-0000 0\n\x00")},
+	}
+	for _, f := range files {
+		t.Run(f.name, func(t *testing.T) {
+			p := filepath.Join(h.Dir, f.name)
+			mustWrite(t, h.local(p), f.data, 0o604)
+			fi, data, err := h.Conn.ReadFile(ctx(t), p, false)
+			if err != nil {
+				t.Fatalf("ReadFile: %v", err)
+			}
+			if !bytes.Equal(data, f.data) {
+				t.Fatalf("data = %q, want %q", short(data), short(f.data))
+			}
+			if data == nil {
+				t.Fatal("data of an existing empty file is nil, want empty")
+			}
+			want := conn.FileInfo{Path: p, Exists: true, Type: conn.TypeFile, Mode: 0o604, UID: os.Getuid(), GID: os.Getgid(),
+				Size: int64(len(f.data)), SHA256: sum(f.data)}
+			if fi != want {
+				t.Fatalf("info = %+v, want %+v", fi, want)
+			}
+		})
+	}
+	t.Run("missing", func(t *testing.T) {
+		p := filepath.Join(h.Dir, "nope")
+		fi, data, err := h.Conn.ReadFile(ctx(t), p, false)
+		if err != nil || fi.Exists || data != nil || fi.Path != p {
+			t.Fatalf("ReadFile(missing) = %+v, %q, %v", fi, data, err)
+		}
+	})
+	t.Run("dir", func(t *testing.T) {
+		fi, data, err := h.Conn.ReadFile(ctx(t), h.Dir, false)
+		if err != nil || !fi.Exists || fi.Type != conn.TypeDir || data != nil {
+			t.Fatalf("ReadFile(dir) = %+v, %q, %v", fi, data, err)
+		}
+	})
+	t.Run("symlink", func(t *testing.T) {
+		p := filepath.Join(h.Dir, "ln")
+		if err := os.Symlink("binary", h.local(p)); err != nil {
+			t.Fatal(err)
+		}
+		fi, data, err := h.Conn.ReadFile(ctx(t), p, false)
+		if err != nil || fi.Type != conn.TypeSymlink || fi.LinkTarget != "binary" || data != nil {
+			t.Fatalf("ReadFile(symlink) = %+v, %q, %v", fi, data, err)
+		}
+	})
+	t.Run("unreadable is an error", func(t *testing.T) {
+		if os.Getuid() == 0 {
+			// root reads anything; use a directory path with a file component instead.
+			p := filepath.Join(h.Dir, "binary", "x")
+			fi, _, err := h.Conn.ReadFile(ctx(t), p, false)
+			if err != nil || fi.Exists {
+				t.Fatalf("ReadFile(file/x) = %+v, %v; want missing", fi, err)
+			}
+			return
+		}
+		p := filepath.Join(h.Dir, "secret")
+		mustWrite(t, h.local(p), []byte("s"), 0o000)
+		if _, _, err := h.Conn.ReadFile(ctx(t), p, false); err == nil {
+			t.Fatal("ReadFile of an unreadable file succeeded")
+		}
+	})
+}
+
+func testWriteFile(t *testing.T, h Harness) {
+	d := h.Dir
+	tests := []struct {
+		name     string
+		existing []byte
+		data     []byte
+		opts     conn.WriteOptions
+		mode     fs.FileMode
+		uid, gid int
+	}{
+		{"new default mode", nil, []byte("new\n"), conn.WriteOptions{UID: -1, GID: -1}, 0o644, os.Getuid(), os.Getgid()},
+		{"new 0600", nil, allBytes(), conn.WriteOptions{Mode: 0o600, UID: -1, GID: -1}, 0o600, os.Getuid(), os.Getgid()},
+		{"replace keeps asked owner", []byte("old"), []byte("a=1\r\nb=\xe9"), conn.WriteOptions{Mode: 0o640, UID: 1234, GID: 5678}, 0o640, 1234, 5678},
+		{"empty", []byte("old"), []byte{}, conn.WriteOptions{Mode: 0o755, UID: -1, GID: -1}, 0o755, os.Getuid(), os.Getgid()},
+		{"big", nil, bytes.Repeat(allBytes(), 8192), conn.WriteOptions{Mode: 0o644, UID: -1, GID: -1}, 0o644, os.Getuid(), os.Getgid()},
+		{"odd 'name' $x\n", nil, []byte("x"), conn.WriteOptions{Mode: 0o644, UID: -1, GID: -1}, 0o644, os.Getuid(), os.Getgid()},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(d, tc.name)
+			var oldIno uint64
+			if tc.existing != nil {
+				mustWrite(t, h.local(p), tc.existing, 0o666)
+				st, _ := os.Stat(h.local(p))
+				oldIno = st.Sys().(*syscall.Stat_t).Ino
+			}
+			if err := h.Conn.WriteFile(ctx(t), p, tc.data, tc.opts); err != nil {
+				t.Fatalf("WriteFile: %v", err)
+			}
+			got, err := os.ReadFile(h.local(p))
+			if err != nil || !bytes.Equal(got, tc.data) {
+				t.Fatalf("file holds %q (%v), want %q", short(got), err, short(tc.data))
+			}
+			st, err := os.Lstat(h.local(p))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sys := st.Sys().(*syscall.Stat_t)
+			if st.Mode() != tc.mode || int(sys.Uid) != tc.uid || int(sys.Gid) != tc.gid {
+				t.Errorf("mode %v owner %d:%d, want %v %d:%d", st.Mode(), sys.Uid, sys.Gid, tc.mode, tc.uid, tc.gid)
+			}
+			if tc.existing != nil && sys.Ino == oldIno {
+				t.Errorf("inode unchanged: the file was rewritten in place, not replaced by a rename")
+			}
+		})
+	}
+	t.Run("no temporary files left", func(t *testing.T) {
+		ents, err := os.ReadDir(h.local(d))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range ents {
+			if strings.Contains(e.Name(), "tmp") {
+				t.Errorf("left behind: %s", e.Name())
+			}
+		}
+	})
+	t.Run("missing directory is an error", func(t *testing.T) {
+		err := h.Conn.WriteFile(ctx(t), filepath.Join(d, "no", "such", "f"), []byte("x"), conn.WriteOptions{UID: -1, GID: -1})
+		if err == nil {
+			t.Fatal("WriteFile into a missing directory succeeded")
+		}
+	})
+	t.Run("over a directory is an error", func(t *testing.T) {
+		p := filepath.Join(d, "adir")
+		if err := os.Mkdir(h.local(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		err := h.Conn.WriteFile(ctx(t), p, []byte("x"), conn.WriteOptions{UID: -1, GID: -1})
+		if err == nil {
+			t.Fatal("WriteFile over a directory succeeded")
+		}
+		if st, err := os.Lstat(h.local(p)); err != nil || !st.IsDir() {
+			t.Fatalf("directory damaged: %v", err)
+		}
+		ents, _ := os.ReadDir(h.local(p))
+		ents2, _ := os.ReadDir(h.local(d))
+		for _, e := range append(ents, ents2...) {
+			if strings.Contains(e.Name(), "tmp") {
+				t.Errorf("left behind: %s", e.Name())
+			}
+		}
+	})
+	t.Run("read back through the connection", func(t *testing.T) {
+		p := filepath.Join(d, "roundtrip")
+		data := []byte("line1\r\nline2\x00\xff")
+		if err := h.Conn.WriteFile(ctx(t), p, data, conn.WriteOptions{Mode: 0o600, UID: -1, GID: -1}); err != nil {
+			t.Fatal(err)
+		}
+		fi, got, err := h.Conn.ReadFile(ctx(t), p, false)
+		if err != nil || !bytes.Equal(got, data) || fi.Mode != 0o600 || fi.SHA256 != sum(data) {
+			t.Fatalf("ReadFile after WriteFile = %+v, %q, %v", fi, got, err)
+		}
+	})
+}
+
+func testConcurrency(t *testing.T, h Harness) {
+	const n = 30
+	d := h.Dir
+	// Each command marks itself running, counts the running ones (a shell glob: no process),
+	// works a little, counts again, and unmarks itself.
+	script := func(i int) string {
+		m := conn.Quote(filepath.Join(d, "run."+strconv.Itoa(i)))
+		glob := conn.Quote(d) + "/run.*"
+		return ": > " + m + "\nset -- " + glob + "; a=$#\n" +
+			"i=0; while [ $i -lt 3000 ]; do i=$((i+1)); done\n" +
+			"set -- " + glob + "; b=$#\nrm -f " + m + "\necho " + strconv.Itoa(i) + " $a $b"
+	}
+	var wg sync.WaitGroup
+	results := make([]string, n)
+	errs := make([]error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			res, err := h.Conn.Run(ctx(t), conn.Command{Script: script(i)})
+			if err == nil && res.ExitCode != 0 {
+				err = fmt.Errorf("exit %d: %s", res.ExitCode, res.Stderr)
+			}
+			results[i], errs[i] = string(res.Stdout), err
+		}(i)
+	}
+	wg.Wait()
+	most := 0
+	for i := 0; i < n; i++ {
+		if errs[i] != nil {
+			t.Fatalf("command %d: %v", i, errs[i])
+		}
+		f := strings.Fields(results[i])
+		if len(f) != 3 || f[0] != strconv.Itoa(i) {
+			t.Fatalf("command %d printed %q", i, results[i])
+		}
+		for _, s := range f[1:] {
+			v, _ := strconv.Atoi(s)
+			most = max(most, v)
+		}
+	}
+	t.Logf("at most %d commands ran at once", most)
+	if h.MaxSessions > 0 && most > h.MaxSessions {
+		t.Fatalf("%d commands ran at once, limit %d", most, h.MaxSessions)
+	}
+}
+
+func testDial(t *testing.T, h Harness) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				io.Copy(c, c)
+			}()
+		}
+	}()
+	c, err := h.Conn.Dial(ctx(t), "tcp", l.Addr().String())
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	defer c.Close()
+	msg := allBytes()
+	go c.Write(msg)
+	got := make([]byte, len(msg))
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, msg) {
+		t.Fatalf("echo through Dial: %q, %v", short(got), err)
+	}
+	// Nothing listens here: the error must come back, not hang.
+	l2, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := l2.Addr().String()
+	l2.Close()
+	if c2, err := h.Conn.Dial(ctx(t), "tcp", addr); err == nil {
+		c2.Close()
+		t.Fatal("Dial to a closed port succeeded")
+	}
+}

@@ -1,0 +1,239 @@
+package sshconn
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/isaplay/isaplay/inventory/conn"
+)
+
+// statFormat is what `stat --printf` prints per path: raw mode in hex, uid, gid, size, name.
+const statFormat = `%f %u %g %s %n\0`
+
+// statScript prints, for the paths: stat records, a NUL; each path's link target (empty when it
+// is no link) followed by a NUL; then, with hash, `sha256sum -z` of the regular files.
+func statScript(paths []string, hash bool) string {
+	q := conn.Join(paths...)
+	var b strings.Builder
+	b.WriteString("LC_ALL=C; export LC_ALL\n")
+	b.WriteString("stat --printf " + conn.Quote(statFormat) + " -- " + q + "\nst=$?\nprintf '\\000'\n")
+	b.WriteString(`for p in ` + q + `; do if [ -L "$p" ]; then readlink -n -- "$p"; fi; printf '\000'; done` + "\n")
+	if hash {
+		b.WriteString(`set --; for p in ` + q + `; do if [ -f "$p" ] && [ ! -L "$p" ]; then set -- "$@" "$p"; fi; done` + "\n")
+		b.WriteString(`if [ $# -gt 0 ]; then sha256sum -z -- "$@" || exit 2; fi` + "\n")
+	}
+	b.WriteString("exit $st")
+	return b.String()
+}
+
+// Stat reports each path without following symlinks, in one round trip.
+func (c *Conn) Stat(ctx context.Context, paths []string, hash bool) ([]conn.FileInfo, error) {
+	out := make([]conn.FileInfo, len(paths))
+	for i, p := range paths {
+		out[i].Path = p
+		if p == "" {
+			return nil, fmt.Errorf("%s: stat: empty path", c.name)
+		}
+	}
+	if len(paths) == 0 {
+		return out, nil
+	}
+	res, err := c.exec(ctx, statScript(paths, hash), true, nil, false, false, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := statErrors(res); err != nil {
+		return nil, fmt.Errorf("%s: stat: %w", c.name, err)
+	}
+	recs := bytes.Split(res.Stdout, []byte{0})
+	// stat records, "", one link target per path, then hash records.
+	k := 0
+	for k < len(recs) && len(recs[k]) > 0 {
+		k++
+	}
+	statRecs := recs[:k]
+	rest := recs[k+1:]
+	if len(rest) < len(paths) {
+		return nil, fmt.Errorf("%s: stat: short output", c.name)
+	}
+	links := rest[:len(paths)]
+	hashes := map[string]string{}
+	for _, h := range rest[len(paths):] {
+		if len(h) > 66 {
+			hashes[string(h[66:])] = string(h[:64])
+		}
+	}
+	j := 0
+	for i, p := range paths {
+		if j < len(statRecs) {
+			fi, name, err := parseStat(statRecs[j], true)
+			if err != nil {
+				return nil, fmt.Errorf("%s: stat %s: %w", c.name, p, err)
+			}
+			if name == p {
+				fi.Path = p
+				if fi.Type == conn.TypeSymlink {
+					fi.LinkTarget = string(links[i])
+				}
+				if fi.Type == conn.TypeFile && hash {
+					fi.SHA256 = hashes[p]
+				}
+				out[i] = fi
+				j++
+			}
+		}
+	}
+	return out, nil
+}
+
+// statErrors turns stat's complaints other than "no such file" into an error.
+func statErrors(res conn.Result) error {
+	if res.ExitCode == 0 {
+		return nil
+	}
+	var bad []string
+	for _, l := range strings.Split(strings.TrimSpace(string(res.Stderr)), "\n") {
+		if l == "" || strings.HasSuffix(l, ": No such file or directory") || strings.HasSuffix(l, ": Not a directory") {
+			continue
+		}
+		bad = append(bad, l)
+	}
+	if len(bad) > 0 || res.ExitCode != 1 {
+		return fmt.Errorf("exit status %d: %s", res.ExitCode, strings.Join(bad, "; "))
+	}
+	return nil
+}
+
+// parseStat parses "<hexmode> <uid> <gid> <size>[ <name>]".
+func parseStat(rec []byte, withName bool) (conn.FileInfo, string, error) {
+	var fi conn.FileInfo
+	n := 4
+	if withName {
+		n = 5
+	}
+	f := strings.SplitN(string(rec), " ", n)
+	if len(f) < n {
+		return fi, "", fmt.Errorf("bad stat record %q", rec)
+	}
+	mode, err1 := strconv.ParseUint(f[0], 16, 32)
+	uid, err2 := strconv.Atoi(f[1])
+	gid, err3 := strconv.Atoi(f[2])
+	size, err4 := strconv.ParseInt(f[3], 10, 64)
+	for _, err := range []error{err1, err2, err3, err4} {
+		if err != nil {
+			return fi, "", fmt.Errorf("bad stat record %q: %w", rec, err)
+		}
+	}
+	fi.Exists = true
+	fi.UID, fi.GID, fi.Size = uid, gid, size
+	fi.Mode = fs.FileMode(mode & 0o777)
+	switch mode & 0o170000 {
+	case 0o100000:
+		fi.Type = conn.TypeFile
+	case 0o040000:
+		fi.Type = conn.TypeDir
+	case 0o120000:
+		fi.Type = conn.TypeSymlink
+	default:
+		fi.Type = conn.TypeOther
+	}
+	name := ""
+	if withName {
+		name = f[4]
+	}
+	return fi, name, nil
+}
+
+// readScript prints the stat record of path, a NUL, then the file's bytes or the link's target.
+// Nothing at all means the path does not exist.
+func readScript(p string) string {
+	return "LC_ALL=C; export LC_ALL\np=" + conn.Quote(p) + "\n" +
+		`if [ -L "$p" ]; then stat --printf '%f %u %g %s\0' -- "$p" && readlink -n -- "$p"
+elif [ -f "$p" ]; then stat --printf '%f %u %g %s\0' -- "$p" && cat -- "$p"
+elif [ -e "$p" ]; then stat --printf '%f %u %g %s\0' -- "$p"
+fi`
+}
+
+// ReadFile returns what is at path and, for a regular file, its bytes, in one round trip.
+func (c *Conn) ReadFile(ctx context.Context, p string, become bool) (conn.FileInfo, []byte, error) {
+	fi := conn.FileInfo{Path: p}
+	res, err := c.exec(ctx, readScript(p), true, nil, false, become, nil)
+	if err != nil {
+		return fi, nil, err
+	}
+	if res.ExitCode != 0 {
+		return fi, nil, fmt.Errorf("%s: read %s: exit status %d: %s", c.name, p, res.ExitCode, strings.TrimSpace(string(res.Stderr)))
+	}
+	if len(res.Stdout) == 0 {
+		return fi, nil, nil
+	}
+	i := bytes.IndexByte(res.Stdout, 0)
+	if i < 0 {
+		return fi, nil, fmt.Errorf("%s: read %s: bad output", c.name, p)
+	}
+	fi, _, err = parseStat(res.Stdout[:i], false)
+	if err != nil {
+		return fi, nil, fmt.Errorf("%s: read %s: %w", c.name, p, err)
+	}
+	fi.Path = p
+	rest := res.Stdout[i+1:]
+	switch fi.Type {
+	case conn.TypeSymlink:
+		fi.LinkTarget = string(rest)
+		return fi, nil, nil
+	case conn.TypeFile:
+		sum := sha256.Sum256(rest)
+		fi.SHA256 = hex.EncodeToString(sum[:])
+		fi.Size = int64(len(rest))
+		return fi, rest, nil
+	}
+	return fi, nil, nil
+}
+
+// writeScript installs standard input as a temporary file beside p with its mode and owner,
+// syncs it and renames it over p.
+func writeScript(p string, opts conn.WriteOptions) string {
+	mode := opts.Mode.Perm()
+	if opts.Mode == 0 {
+		mode = 0o644
+	}
+	args := []string{"install", "-m", fmt.Sprintf("%04o", uint32(mode))}
+	if opts.UID >= 0 {
+		args = append(args, "-o", strconv.Itoa(opts.UID))
+	}
+	if opts.GID >= 0 {
+		args = append(args, "-g", strconv.Itoa(opts.GID))
+	}
+	tmp := path.Join(path.Dir(p), tempName())
+	args = append(args, "--", "/dev/stdin", tmp)
+	return "umask 077\nt=" + conn.Quote(tmp) + "\n" +
+		conn.Join(args...) + ` && sync -- "$t" && mv -fT -- "$t" ` + conn.Quote(p) +
+		"\nr=$?\nif [ $r -ne 0 ]; then rm -f -- \"$t\"; fi\nexit $r"
+}
+
+// WriteFile replaces path atomically with data: a temporary file in the same directory, synced,
+// given its mode and owner, then renamed over path. The bytes travel as the command's standard
+// input on an already open shell, which is faster than an scp session per file.
+func (c *Conn) WriteFile(ctx context.Context, p string, data []byte, opts conn.WriteOptions) error {
+	if p == "" {
+		return fmt.Errorf("%s: write: empty path", c.name)
+	}
+	if data == nil {
+		data = []byte{}
+	}
+	res, err := c.exec(ctx, writeScript(p, opts), true, data, true, opts.Become, nil)
+	if err != nil {
+		return err
+	}
+	if res.ExitCode != 0 {
+		return fmt.Errorf("%s: write %s: exit status %d: %s", c.name, p, res.ExitCode, strings.TrimSpace(string(res.Stderr)))
+	}
+	return nil
+}

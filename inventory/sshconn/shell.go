@@ -1,0 +1,369 @@
+package sshconn
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/isaplay/isaplay/inventory/conn"
+)
+
+// The framed shell: one long-lived `sh` per SSH session runs many commands, so that opening a
+// session (a channel, an exec request, sshd forking the login shell) is paid once per shell,
+// not once per command.
+//
+// Protocol, client to shell, per command: one line "<n> <how> <word>\n" where <word> is the
+// script as a single-line shell word (see encodeWord), <n> is the length of the standard input
+// that follows (-1: none, the command reads /dev/null), and <how> is "x" to run the script with
+// `sh -c` (commands: exactly sh -c's semantics, $$ included) or "s" to run it in a subshell of
+// the loop (isaplay's own file scripts: saves an exec). The shell stages exactly n bytes into a
+// private temporary file with dd (iflag=fullblock,count_bytes reads no byte past them), runs the
+// script in the background with that file as standard input and waits for it (so a TERM, sent
+// when a caller gives up, reaches the loop at once and it kills its process group); standard
+// output and error go straight to the channel. Then it prints "\x00<marker> <exit code>\n" on stdout and
+// "\x00<marker>\n" on stderr. The marker is 128 random bits, fresh per shell; the client splits
+// the streams at it, so output is binary-safe and can be streamed.
+const loopScript = `M=$1; shift
+W=$(mktemp -d "${TMPDIR:-/tmp}/.isaplay-XXXXXXXX") || exit 97
+trap 'rm -rf "$W"' EXIT
+trap 'trap "" HUP TERM; kill -TERM 0; exit 98' HUP TERM
+NL='
+'
+printf '\000%s %s\n' "$M" "$(id -u)"
+printf '\000%s\n' "$M" >&2
+IFS= read -r h || exit 0
+[ "$h" = "HELLO $M" ] || exit 96
+while IFS= read -r h; do
+	n=${h%% *}; h=${h#* }
+	x=${h%% *}
+	eval "s=${h#* }"
+	i=/dev/null
+	if [ "$n" -ge 0 ]; then
+		i=$W/i
+		if [ "$n" -eq 0 ]; then : >"$i"; else dd of="$i" bs=65536 count="$n" iflag=fullblock,count_bytes 2>/dev/null || exit 95; fi
+	fi
+	if [ "$x" = x ]; then sh -c "$s" <"$i" & else ( eval "$s" ) <"$i" & fi
+	wait $! 2>/dev/null
+	r=$?
+	printf '\000%s %d\n' "$M" "$r"
+	printf '\000%s\n' "$M" >&2
+done`
+
+// encodeWord turns a script into one line that `eval "s=<line>"` turns back into the script:
+// each line quoted with conn.Quote, joined by "$NL" (a newline held in a variable).
+func encodeWord(script string) string {
+	parts := strings.Split(script, "\n")
+	for i, p := range parts {
+		parts[i] = conn.Quote(p)
+	}
+	return strings.Join(parts, `"$NL"`)
+}
+
+// shell is one framed sh on its own session.
+type shell struct {
+	sess   *ssh.Session
+	stdin  io.WriteCloser
+	out    *framer
+	errs   chan errFrame // stderr of each command, split at the marker by a reader goroutine
+	marker []byte        // "\x00" + marker, the start of both end lines
+	uid    int
+	become bool
+	broken bool
+}
+
+type errFrame struct {
+	data []byte
+	err  error
+}
+
+func newMarker() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return "isaplay-end-" + hex.EncodeToString(b)
+}
+
+// startShell opens a session running the framed loop, as the login user or through sudo.
+func (c *Conn) startShell(ctx context.Context, become bool) (*shell, error) {
+	if become && c.uid == 0 {
+		become = false
+	}
+	sh, err := c.openShell(ctx, become, false)
+	if err != nil && become && c.cfg.BecomePassword != "" && errors.Is(err, errSudoNeedsPassword) {
+		sh, err = c.openShell(ctx, become, true)
+	}
+	return sh, err
+}
+
+var errSudoNeedsPassword = errors.New("sudo needs a password")
+
+func (c *Conn) openShell(ctx context.Context, become, withPassword bool) (*shell, error) {
+	sess, err := c.client.NewSession()
+	if err != nil {
+		return nil, c.lostOr(ctx, fmt.Errorf("open session: %w", err))
+	}
+	stdin, err1 := sess.StdinPipe()
+	stdout, err2 := sess.StdoutPipe()
+	stderr, err3 := sess.StderrPipe()
+	if err := errors.Join(err1, err2, err3); err != nil {
+		sess.Close()
+		return nil, err
+	}
+	m := newMarker()
+	cmd := "exec sh -c " + conn.Quote(loopScript) + " isaplay " + m
+	switch {
+	case become && withPassword:
+		cmd = "exec sudo -S -p '' -- sh -c " + conn.Quote(loopScript) + " isaplay " + m
+	case become:
+		cmd = "exec sudo -n -- sh -c " + conn.Quote(loopScript) + " isaplay " + m
+	}
+	if err := sess.Start(cmd); err != nil {
+		sess.Close()
+		return nil, c.lostOr(ctx, fmt.Errorf("start shell: %w", err))
+	}
+	sh := &shell{sess: sess, stdin: stdin, out: &framer{r: stdout}, errs: make(chan errFrame, 1),
+		marker: []byte("\x00" + m), become: become}
+	// Until the banner, stderr is sudo's: keep it for the error message, and watch it for a
+	// rejected password (sudo would otherwise wait for another try).
+	var preErr []byte
+	rejected := make(chan struct{})
+	go func(rejected chan struct{}) {
+		f := &framer{r: stderr}
+		endMark := append(append([]byte{}, sh.marker...), '\n')
+		var err error
+		for {
+			if i := bytes.Index(f.buf, endMark); i >= 0 {
+				preErr = append([]byte(nil), f.buf[:i]...)
+				f.buf = f.buf[i+len(endMark):]
+				break
+			}
+			if rejected != nil && (bytes.Contains(f.buf, []byte("Sorry, try again")) || bytes.Contains(f.buf, []byte("incorrect password"))) {
+				close(rejected)
+				rejected = nil
+			}
+			if err = f.fill(); err != nil {
+				preErr = append([]byte(nil), f.buf...)
+				break
+			}
+		}
+		for err == nil {
+			var b bytes.Buffer
+			if err = f.until(endMark, &b); err == nil {
+				sh.errs <- errFrame{data: b.Bytes()}
+			}
+		}
+		sh.errs <- errFrame{err: err}
+		close(sh.errs)
+	}(rejected)
+	if withPassword {
+		// sudo -S reads exactly one line; the loop then checks that the next line is its HELLO,
+		// so a password sudo did not ask for is never taken as a command.
+		if _, err := io.WriteString(stdin, c.cfg.BecomePassword+"\n"); err != nil {
+			sess.Close()
+			return nil, c.lostOr(ctx, fmt.Errorf("start shell: %w", err))
+		}
+	}
+	banner := make(chan error, 1)
+	go func() {
+		if err := sh.out.until(sh.marker, io.Discard); err != nil {
+			banner <- err
+			return
+		}
+		line, err := sh.out.line()
+		if err == nil {
+			sh.uid, err = strconv.Atoi(strings.TrimSpace(line))
+		}
+		banner <- err
+	}()
+	select {
+	case err = <-banner:
+	case <-rejected:
+		sess.Close()
+		for range sh.errs {
+		}
+		return nil, fmt.Errorf("become: sudo rejected the become password")
+	case <-ctx.Done():
+		sess.Close()
+		return nil, ctx.Err()
+	}
+	if err != nil {
+		sess.Close()
+		// Let the stderr reader finish so sudo's complaint is complete.
+		for range sh.errs {
+		}
+		msg := strings.TrimSpace(string(preErr))
+		if become && strings.Contains(msg, "password is required") {
+			if c.cfg.BecomePassword == "" {
+				return nil, fmt.Errorf("become: sudo needs a password and none was given: %w", errSudoNeedsPassword)
+			}
+			return nil, fmt.Errorf("become: %w", errSudoNeedsPassword)
+		}
+		if become && (strings.Contains(msg, "incorrect password") || strings.Contains(msg, "Sorry, try again")) {
+			return nil, fmt.Errorf("become: sudo rejected the become password")
+		}
+		if msg != "" {
+			return nil, c.lostOr(ctx, fmt.Errorf("start shell: %s", msg))
+		}
+		return nil, c.lostOr(ctx, fmt.Errorf("start shell: %w", err))
+	}
+	if _, err := io.WriteString(stdin, "HELLO "+m+"\n"); err != nil {
+		sess.Close()
+		return nil, c.lostOr(ctx, fmt.Errorf("start shell: %w", err))
+	}
+	return sh, nil
+}
+
+// run runs one script on the shell. stdout, when set, receives standard output as it arrives.
+// An error means the shell is no longer usable.
+func (sh *shell) run(script string, internal bool, stdin []byte, hasStdin bool, stdout io.Writer) (conn.Result, error) {
+	var res conn.Result
+	if strings.IndexByte(script, 0) >= 0 {
+		return res, fmt.Errorf("script contains a NUL byte")
+	}
+	n := -1
+	if hasStdin {
+		n = len(stdin)
+	}
+	msg := make([]byte, 0, 32+len(script)+len(stdin))
+	msg = strconv.AppendInt(msg, int64(n), 10)
+	if internal {
+		msg = append(msg, " s "...)
+	} else {
+		msg = append(msg, " x "...)
+	}
+	msg = append(msg, encodeWord(script)...)
+	msg = append(msg, '\n')
+	msg = append(msg, stdin...)
+	// Writing and reading overlap: a large stdin must not wait for output to be read.
+	werr := make(chan error, 1)
+	go func() {
+		_, err := sh.stdin.Write(msg)
+		werr <- err
+	}()
+	var buf bytes.Buffer
+	w := io.Writer(&buf)
+	if stdout != nil {
+		w = stdout
+	}
+	if err := sh.out.until(append(sh.marker, ' '), w); err != nil {
+		return res, err
+	}
+	line, err := sh.out.line()
+	if err != nil {
+		return res, err
+	}
+	if res.ExitCode, err = strconv.Atoi(strings.TrimSpace(line)); err != nil {
+		return res, fmt.Errorf("bad exit status line %q", line)
+	}
+	ef, ok := <-sh.errs
+	if !ok || ef.err != nil {
+		return res, errors.Join(io.ErrUnexpectedEOF, ef.err)
+	}
+	if err := <-werr; err != nil {
+		return res, err
+	}
+	if stdout == nil {
+		res.Stdout = buf.Bytes()
+	}
+	res.Stderr = ef.data
+	return res, nil
+}
+
+func (sh *shell) close() {
+	sh.broken = true
+	sh.stdin.Close()
+	sh.sess.Close()
+}
+
+// framer reads a stream split by markers.
+type framer struct {
+	r   io.Reader
+	buf []byte // read but not yet consumed
+	tmp []byte
+}
+
+// until copies everything before marker to w (as it arrives, holding back only what could be
+// the start of the marker) and consumes the marker.
+func (f *framer) until(marker []byte, w io.Writer) error {
+	for {
+		if i := bytes.Index(f.buf, marker); i >= 0 {
+			if _, err := w.Write(f.buf[:i]); err != nil {
+				return err
+			}
+			f.buf = f.buf[i+len(marker):]
+			return nil
+		}
+		// Everything but a possible start of the marker at the end can go out now.
+		keep := 0
+		for k := min(len(marker)-1, len(f.buf)); k > 0; k-- {
+			if f.buf[len(f.buf)-k] == marker[0] && bytes.HasPrefix(marker, f.buf[len(f.buf)-k:]) {
+				keep = k
+				break
+			}
+		}
+		if flush := len(f.buf) - keep; flush > 0 {
+			if _, err := w.Write(f.buf[:flush]); err != nil {
+				return err
+			}
+			f.buf = append(f.buf[:0], f.buf[flush:]...)
+		}
+		if err := f.fill(); err != nil {
+			return err
+		}
+	}
+}
+
+// fill reads more bytes into the buffer.
+func (f *framer) fill() error {
+	if f.tmp == nil {
+		f.tmp = make([]byte, 32*1024)
+	}
+	for {
+		n, err := f.r.Read(f.tmp)
+		f.buf = append(f.buf, f.tmp[:n]...)
+		if n > 0 {
+			return nil
+		}
+		if err == io.EOF {
+			return io.ErrUnexpectedEOF
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// line reads up to and including the next newline and returns it without the newline.
+func (f *framer) line() (string, error) {
+	var b bytes.Buffer
+	if err := f.until([]byte("\n"), &b); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+// shellPool hands out idle shells, starting new ones up to the session limit.
+type shellPool struct {
+	mu      sync.Mutex
+	idle    map[bool][]*shell // by become
+	live    int
+	peak    int
+	max     int
+	waiters []chan struct{}
+	closed  bool
+}
+
+func (p *shellPool) wake() {
+	for _, w := range p.waiters {
+		close(w)
+	}
+	p.waiters = nil
+}
