@@ -140,7 +140,17 @@ type fixture struct {
 
 func newFixture(t *testing.T, playbook string, hosts int, in engine.VarInputs) *fixture {
 	t.Helper()
+	return newFixtureFiles(t, playbook, hosts, in, nil)
+}
+
+// newFixtureFiles is newFixture with extra files (components, templates) written first.
+func newFixtureFiles(t *testing.T, playbook string, hosts int, in engine.VarInputs, files map[string]string) *fixture {
+	t.Helper()
 	dir := t.TempDir()
+	for name, content := range files {
+		os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755)
+		write(t, filepath.Join(dir, name), content)
+	}
 	var inv strings.Builder
 	for i := 1; i <= hosts; i++ {
 		fmt.Fprintf(&inv, "host \"n%d\" {\n  connection = \"local\"\n  groups = [\"app\"]\n  state_dir = \"%s/state-n%d\"\n  vars = { ip = \"10.0.0.%d\", root = \"%s/n%d\" }\n}\n", i, dir, i, i, dir, i)

@@ -148,6 +148,7 @@ func evalAttrs(args *Args, schema []Attr, attrs map[string]*hcl.Attribute, ctx *
 // already contain a known secret (which masks just that part, keeping diffs readable) or are too
 // short to mask without hiding ordinary text (a "true" chosen by a condition on a password).
 func addDerivedSecrets(r *Redactor, v cty.Value) {
+	v, _ = v.UnmarkDeep()
 	if r == nil || v.IsNull() || !v.IsKnown() {
 		return
 	}

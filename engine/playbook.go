@@ -56,10 +56,14 @@ type Play struct {
 
 // Task is one task block: a module and its unevaluated arguments.
 type Task struct {
-	Module    string
-	Name      string
-	Play      *Play
-	Index     int // position in the play
+	Module string
+	// Name is the task's name, prefixed with "include / " for tasks of a component.
+	Name  string
+	Play  *Play
+	Index int // position in the play
+	scope *scope
+	// when are the conditions of the includes the task came through, each in its caller's scope.
+	when      []scopedExpr
 	mod       Module
 	schema    Schema
 	common    map[string]*hcl.Attribute
@@ -96,7 +100,10 @@ var validationSchema = &hcl.BodySchema{
 
 var playSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{{Name: "hosts", Required: true}, {Name: "serial"}, {Name: "tags"}},
-	Blocks:     []hcl.BlockHeaderSchema{{Type: "task", LabelNames: []string{"module", "name"}}},
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "task", LabelNames: []string{"module", "name"}},
+		{Type: "include", LabelNames: []string{"name"}},
+	},
 }
 
 // LoadPlaybook parses the playbook at path and checks its structure against the registry:
@@ -111,6 +118,7 @@ func LoadPlaybook(p *hclparse.Parser, path string, reg *Registry) (*Playbook, hc
 		abs = path
 	}
 	pb := &Playbook{File: path, Dir: filepath.Dir(abs)}
+	root := &scope{dir: pb.Dir, file: path}
 	content, d := f.Body.Content(playbookSchema)
 	diags = append(diags, d...)
 	seenVar := map[string]bool{}
@@ -147,7 +155,7 @@ func LoadPlaybook(p *hclparse.Parser, path string, reg *Registry) (*Playbook, hc
 				pb.Locals = append(pb.Locals, a)
 			}
 		case "play":
-			pl, d := decodePlay(b, reg)
+			pl, d := decodePlay(p, b, reg, root)
 			diags = append(diags, d...)
 			if pl == nil {
 				continue
@@ -240,7 +248,7 @@ func decodeStatic(a *hcl.Attribute, t cty.Type, set func(cty.Value)) hcl.Diagnos
 	return diags
 }
 
-func decodePlay(b *hcl.Block, reg *Registry) (*Play, hcl.Diagnostics) {
+func decodePlay(p *hclparse.Parser, b *hcl.Block, reg *Registry, root *scope) (*Play, hcl.Diagnostics) {
 	content, diags := b.Body.Content(playSchema)
 	pl := &Play{Name: b.Labels[0], DeclRange: b.DefRange}
 	if a, ok := content.Attributes["hosts"]; ok {
@@ -252,15 +260,12 @@ func decodePlay(b *hcl.Block, reg *Registry) (*Play, hcl.Diagnostics) {
 	if a, ok := content.Attributes["tags"]; ok {
 		pl.Tags = a.Expr
 	}
+	tasks, d := decodeTasks(p, content.Blocks, reg, root, nil)
+	diags = append(diags, d...)
 	seen := map[string]bool{}
-	for _, tb := range content.Blocks {
-		t, d := decodeTask(tb, reg)
-		diags = append(diags, d...)
-		if t == nil {
-			continue
-		}
+	for _, t := range tasks {
 		if seen[t.Name] {
-			diags = append(diags, errAt(tb.LabelRanges[1], "Duplicate task", fmt.Sprintf("Play %q already has a task named %q; task names identify changes in plans and the journal.", pl.Name, t.Name)))
+			diags = append(diags, errAt(t.DeclRange, "Duplicate task", fmt.Sprintf("Play %q already has a task named %q; task names identify changes in plans and the journal.", pl.Name, t.Name)))
 			continue
 		}
 		seen[t.Name] = true
@@ -270,6 +275,28 @@ func decodePlay(b *hcl.Block, reg *Registry) (*Play, hcl.Diagnostics) {
 		pl.Tasks = append(pl.Tasks, t)
 	}
 	return pl, diags
+}
+
+// decodeTasks decodes task and include blocks in order; includes expand in place.
+func decodeTasks(p *hclparse.Parser, blocks hcl.Blocks, reg *Registry, sc *scope, stack []string) ([]*Task, hcl.Diagnostics) {
+	var tasks []*Task
+	var diags hcl.Diagnostics
+	for _, b := range blocks {
+		switch b.Type {
+		case "task":
+			t, d := decodeTask(b, reg)
+			diags = append(diags, d...)
+			if t != nil {
+				t.scope = sc
+				tasks = append(tasks, t)
+			}
+		case "include":
+			inc, d := decodeInclude(p, b, reg, sc, stack)
+			diags = append(diags, d...)
+			tasks = append(tasks, inc...)
+		}
+	}
+	return tasks, diags
 }
 
 func decodeTask(b *hcl.Block, reg *Registry) (*Task, hcl.Diagnostics) {

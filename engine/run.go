@@ -116,6 +116,8 @@ type runner struct {
 	resMu      sync.RWMutex
 	plan       *Plan
 	planMu     sync.Mutex
+	fnMu       sync.Mutex
+	fnByDir    map[string]map[string]function.Function
 	seq        int
 	seqMu      sync.Mutex
 	errs       *multierror.Error
@@ -199,8 +201,13 @@ func newRunner(cfg Config, m mode) (*runner, error) {
 
 // EvalLocals evaluates the playbook's locals in dependency order.
 func EvalLocals(pb *Playbook, vars map[string]cty.Value, fns map[string]function.Function) (cty.Value, hcl.Diagnostics) {
+	return evalLocalsIn(pb.Locals, objectOf(vars), fns)
+}
+
+// evalLocalsIn evaluates locals in dependency order, each seeing var and the locals before it.
+func evalLocalsIn(list []*hcl.Attribute, varObj cty.Value, fns map[string]function.Function) (cty.Value, hcl.Diagnostics) {
 	done := map[string]cty.Value{}
-	pending := append([]*hcl.Attribute{}, pb.Locals...)
+	pending := append([]*hcl.Attribute{}, list...)
 	var diags hcl.Diagnostics
 	for len(pending) > 0 {
 		progress := false
@@ -221,7 +228,7 @@ func EvalLocals(pb *Playbook, vars map[string]cty.Value, fns map[string]function
 				next = append(next, a)
 				continue
 			}
-			ctx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": objectOf(vars), "local": objectOf(done)}, Functions: fns}
+			ctx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": varObj, "local": objectOf(done)}, Functions: fns}
 			v, d := a.Expr.Value(ctx)
 			diags = append(diags, d...)
 			done[a.Name] = v
@@ -346,7 +353,24 @@ func (r *runner) playContext() *hcl.EvalContext {
 // resolveHosts evaluates a hosts expression: a group name, "all", a host name, or a list of them.
 // The result is in inventory order for groups and in the given order for lists, before --limit.
 func (r *runner) resolveHosts(expr hcl.Expression, what string) ([]*hostState, hcl.Diagnostics) {
-	v, diags := expr.Value(r.playContext())
+	return r.resolveHostsIn(expr, what, r.playContext())
+}
+
+// staticContext evaluates a task's host-independent arguments (hosts, run_once, tags): the
+// playbook's scope, or for a component's task its scope as seen from the batch's first host.
+func (r *runner) staticContext(t *Task, batch []*hostState) *hcl.EvalContext {
+	if t.scope == nil || t.scope.parent == nil || len(batch) == 0 {
+		return r.playContext()
+	}
+	ctx, diags := r.taskContext(t, batch[0], batch)
+	if diags.HasErrors() {
+		return r.playContext()
+	}
+	return ctx
+}
+
+func (r *runner) resolveHostsIn(expr hcl.Expression, what string, ctx *hcl.EvalContext) ([]*hostState, hcl.Diagnostics) {
+	v, diags := expr.Value(ctx)
 	if diags.HasErrors() {
 		return nil, diags
 	}
@@ -496,7 +520,7 @@ func (r *runner) runTask(ctx context.Context, pi int, t *Task, batch, playHosts 
 	}
 	hosts := batch
 	if a, ok := t.common["hosts"]; ok {
-		override, diags := r.resolveHosts(a.Expr, "hosts")
+		override, diags := r.resolveHostsIn(a.Expr, "hosts", r.staticContext(t, batch))
 		if diags.HasErrors() {
 			return diags
 		}
@@ -509,7 +533,7 @@ func (r *runner) runTask(ctx context.Context, pi int, t *Task, batch, playHosts 
 		}
 	}
 	if a, ok := t.common["run_once"]; ok {
-		v, diags := a.Expr.Value(r.playContext())
+		v, diags := a.Expr.Value(r.staticContext(t, batch))
 		if diags.HasErrors() {
 			return diags
 		}
@@ -548,7 +572,7 @@ func (r *runner) runOnHost(ctx context.Context, pi int, t *Task, hs *hostState, 
 	e := &Entry{Play: t.Play.Name, Task: t.Name, Module: t.Module, Host: hs.inv.Name, playIdx: pi, taskIdx: t.Index, hostIdx: hs.idx}
 	start := time.Now()
 	r.event(Event{Kind: "task_start", Play: t.Play.Name, Task: t.Name, Host: hs.inv.Name})
-	err := r.execute(ctx, t, hs, playHosts, e)
+	err := r.executeSafely(ctx, t, hs, playHosts, e)
 	if err != nil {
 		e.Status = StatusFailed
 		e.Error = r.cfg.Redactor.Redact(errorText(err))
@@ -563,18 +587,58 @@ func (r *runner) runOnHost(ctx context.Context, pi int, t *Task, hs *hostState, 
 	r.event(Event{Kind: "task_done", Play: t.Play.Name, Task: t.Name, Host: hs.inv.Name, Status: e.Status, Elapsed: time.Since(start), Err: err})
 }
 
+// executeSafely turns a module's panic into that host's task error, so one bad module cannot
+// take the run (and its journal and rollback) down with it.
+func (r *runner) executeSafely(ctx context.Context, t *Task, hs *hostState, playHosts []*hostState, e *Entry) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("module %s panicked: %v", t.Module, p)
+		}
+	}()
+	return r.execute(ctx, t, hs, playHosts, e)
+}
+
 func (r *runner) ignoreErrors(t *Task, hs *hostState, playHosts []*hostState) bool {
 	a, ok := t.common["ignore_errors"]
 	if !ok {
 		return false
 	}
-	v, diags := a.Expr.Value(r.hostContext(hs, playHosts))
+	ctx, diags := r.taskContext(t, hs, playHosts)
+	if diags.HasErrors() {
+		return false
+	}
+	v, diags := a.Expr.Value(ctx)
 	v, _ = v.Unmark()
 	return !diags.HasErrors() && v.Type() == cty.Bool && v.IsKnown() && !v.IsNull() && v.True()
 }
 
 func (r *runner) execute(ctx context.Context, t *Task, hs *hostState, playHosts []*hostState, e *Entry) error {
-	evalCtx := r.hostContext(hs, playHosts)
+	evalCtx, diags := r.taskContext(t, hs, playHosts)
+	if diags.HasErrors() {
+		if r.mode == modeValidate {
+			r.addDiags(diags)
+			return nil
+		}
+		return diags
+	}
+	whenOK, whenKnown, diags := r.includeWhen(t, hs, playHosts)
+	if diags.HasErrors() {
+		if r.mode == modeValidate {
+			r.addDiags(diags)
+			return nil
+		}
+		return diags
+	}
+	if r.mode != modeValidate {
+		if !whenKnown {
+			e.Status, e.Reason = StatusUnknown, "condition known after apply"
+			return nil
+		}
+		if !whenOK {
+			e.Status, e.Reason = StatusSkipped, "the include's condition is false"
+			return nil
+		}
+	}
 	common, diags := evalCommon(t, evalCtx)
 	if diags.HasErrors() {
 		if r.mode == modeValidate {
@@ -808,6 +872,71 @@ func (r *runner) hostContext(hs *hostState, playHosts []*hostState) *hcl.EvalCon
 		Variables: map[string]cty.Value{"var": r.varObj, "local": r.locals, "host": host, "result": own, "results": r.resultsObject()},
 		Functions: r.fns,
 	}
+}
+
+// taskContext is the evaluation context of task t on one host: the playbook's, or for a
+// component's task, the component's inputs and locals computed through its callers.
+func (r *runner) taskContext(t *Task, hs *hostState, playHosts []*hostState) (*hcl.EvalContext, hcl.Diagnostics) {
+	return r.scopeContext(t.scope, hs, playHosts)
+}
+
+func (r *runner) scopeContext(sc *scope, hs *hostState, playHosts []*hostState) (*hcl.EvalContext, hcl.Diagnostics) {
+	if sc == nil || sc.parent == nil {
+		return r.hostContext(hs, playHosts), nil
+	}
+	parent, diags := r.scopeContext(sc.parent, hs, playHosts)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	fns := r.scopeFunctions(sc.dir)
+	varObj, locals, diags := scopeValues(sc, parent, fns, r.cfg.Redactor)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	vars := make(map[string]cty.Value, len(parent.Variables))
+	for k, v := range parent.Variables {
+		vars[k] = v
+	}
+	vars["var"], vars["local"] = varObj, locals
+	return &hcl.EvalContext{Variables: vars, Functions: fns}, nil
+}
+
+// scopeFunctions returns the functions whose relative paths resolve against dir.
+func (r *runner) scopeFunctions(dir string) map[string]function.Function {
+	r.fnMu.Lock()
+	defer r.fnMu.Unlock()
+	if r.fnByDir == nil {
+		r.fnByDir = map[string]map[string]function.Function{}
+	}
+	fns, ok := r.fnByDir[dir]
+	if !ok {
+		fns = runFunctions(dir, r.cfg.Inventory)
+		r.fnByDir[dir] = fns
+	}
+	return fns
+}
+
+// includeWhen evaluates the conditions of the includes a task came through.
+func (r *runner) includeWhen(t *Task, hs *hostState, playHosts []*hostState) (ok, known bool, diags hcl.Diagnostics) {
+	for _, w := range t.when {
+		ctx, d := r.scopeContext(w.scope, hs, playHosts)
+		if d.HasErrors() {
+			return false, false, d
+		}
+		v, d := w.expr.Value(ctx)
+		if d.HasErrors() {
+			return false, false, d
+		}
+		v, _ = v.Unmark()
+		if conv, err := convert.Convert(v, cty.Bool); err != nil || conv.IsNull() {
+			return false, false, hcl.Diagnostics{errAt(w.expr.Range(), "Invalid when", "when must be true or false.")}
+		} else if !conv.IsKnown() {
+			return false, false, nil
+		} else if conv.False() {
+			return false, true, nil
+		}
+	}
+	return true, true, nil
 }
 
 // resultsObject is results.NAME.HOST for every registered result, rebuilt only after a change.

@@ -1,0 +1,124 @@
+package engine_test
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/isaplay/isaplay/engine"
+)
+
+func TestComponents(t *testing.T) {
+	f := newFixtureFiles(t, `
+variable "pw" {
+  type      = string
+  sensitive = true
+  default   = "comp-secret-1"
+}
+play "p" {
+  hosts = "app"
+  include "conf" {
+    source = "lib/conf"
+    root   = host.vars.root
+    ip     = host.vars.ip
+    pw     = var.pw
+  }
+  include "skipped" {
+    source = "lib/conf"
+    root   = host.vars.root
+    ip     = "none"
+    pw     = "x"
+    when   = host.index > 5
+  }
+}`, 2, engine.VarInputs{}, map[string]string{
+		"lib/conf/main.hcl": `
+variable "root" { type = string }
+variable "ip" { type = string }
+variable "port" {
+  type    = number
+  default = 4000
+}
+variable "pw" {
+  type      = string
+  sensitive = true
+}
+locals {
+  member = "${var.ip}:${var.port}"
+}
+task "append_line" "member" {
+  path = "${var.root}/members"
+  line = templatefile("member.tmpl", { member = local.member })
+}
+task "append_line" "password" {
+  path = "${var.root}/secret"
+  line = "password=${var.pw}"
+}
+include "inner" {
+  source = "../inner/inner.hcl"
+  path   = "${var.root}/inner"
+}
+`,
+		"lib/conf/member.tmpl": "member ${member} at $${carbon.home}",
+		"lib/inner/inner.hcl": `
+variable "path" { type = string }
+task "append_line" "inner" {
+  path = var.path
+  line = "inner"
+}
+`})
+	plan := f.plan(t)
+	out := f.render(t, plan, false)
+	for _, want := range []string{
+		"+ p / conf / member (append_line): will change",
+		"+member 10.0.0.1:4000 at ${carbon.home}",
+		"+member 10.0.0.2:4000 at ${carbon.home}",
+		"+password=" + engine.Mask,
+		"+ p / conf / inner / inner (append_line): will change",
+		". p / skipped / member (append_line): skipped",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "comp-secret-1") {
+		t.Errorf("plan shows the secret:\n%s", out)
+	}
+}
+
+func TestComponentErrors(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "c.hcl"), `
+variable "need" { type = string }
+task "append_line" "x" {
+  path = var.need
+  line = "x"
+}
+`)
+	for _, tc := range []struct{ body, want string }{
+		{`include "a" {
+    source = "c.hcl"
+    need = "x"
+    nede = "y"
+  }`, `pb.hcl:6:5: Unsupported argument`},
+		{`include "a" {
+    source = "c.hcl"
+  }`, `Missing input`},
+		{`include "a" {
+    source = "nope.hcl"
+  }`, `Component not found`},
+	} {
+		write(t, filepath.Join(dir, "pb.hcl"), "play \"p\" {\n  hosts = \"all\"\n  "+tc.body+"\n}\n")
+		_, diags := engine.LoadPlaybook(hclparse.NewParser(), filepath.Join(dir, "pb.hcl"), testRegistry())
+		got := ""
+		for _, d := range diags {
+			got += d.Summary + ";"
+			if d.Subject != nil {
+				got += d.Subject.String() + ";"
+			}
+		}
+		if !diags.HasErrors() || !strings.Contains(strings.ReplaceAll(got, dir+"/", ""), strings.SplitN(tc.want, ": ", 2)[len(strings.SplitN(tc.want, ": ", 2))-1]) {
+			t.Errorf("diags %q, want %q", got, tc.want)
+		}
+	}
+}
