@@ -58,7 +58,7 @@ func TestCrossHostAssertions(t *testing.T) {
 		return cty.ObjectVal(m)
 	}
 	const oneAlive = `length([for r in values(results.spark) : r if r.value == "ALIVE"]) == 1 && length([for r in values(results.spark) : r if r.value == "STANDBY"]) == 1`
-	const idsDiffer = `length(distinct([for r in values(results.node_id) : r.value])) == length(results.node_id)`
+	const idsDiffer = `length(distinct([for r in values(results.node_id) : r.value])) == length(values(results.node_id))`
 	tests := []struct {
 		expr    string
 		results map[string]cty.Value
