@@ -312,7 +312,7 @@ func (s *spec) plan(h *engine.Host, st *state) (*engine.Change, error) {
 		steps = append(steps, step{SQL: sql, Shown: shown})
 		details = append(details, shown+";")
 	}
-	creating := map[string]*createdDB{}
+	creating := map[string]int{} // database -> index in rec.Databases
 	// Databases.
 	for _, d := range s.dbs {
 		cur, ok := st.dbs[d.Name]
@@ -328,7 +328,7 @@ func (s *spec) plan(h *engine.Host, st *state) (*engine.Change, error) {
 		}
 		add(createDatabase(d.Name, d.Charset, d.Collation), createDatabase(d.Name, d.Charset, d.Collation))
 		rec.Databases = append(rec.Databases, createdDB{Name: d.Name})
-		creating[d.Name] = &rec.Databases[len(rec.Databases)-1]
+		creating[d.Name] = len(rec.Databases) - 1
 		dbsNew = append(dbsNew, d.Name)
 		anyNew = true
 	}
@@ -392,8 +392,16 @@ func (s *spec) plan(h *engine.Host, st *state) (*engine.Change, error) {
 						names = append(names, "GRANT OPTION")
 					}
 				} else {
+					// In the order written, then any ALL brought in.
+					for _, p := range g.Privs {
+						if contains(missing, privColumnFor(cols, p)) {
+							names = append(names, p)
+						}
+					}
 					for _, c := range missing {
-						names = append(names, privName(c))
+						if !containsFold(g.Privs, privName(c)) {
+							names = append(names, privName(c))
+						}
 					}
 				}
 				q := grantSQL(names, g.target(), u.Name, host)
@@ -412,7 +420,7 @@ func (s *spec) plan(h *engine.Host, st *state) (*engine.Change, error) {
 	for i := range s.schemas {
 		sc := &s.schemas[i]
 		_, dbExists := st.dbs[sc.DB]
-		if !dbExists && creating[sc.DB] == nil {
+		if _, ok := creating[sc.DB]; !dbExists && !ok {
 			return nil, fmt.Errorf("schema %s: database %s does not exist and no database block creates it", sc.Path, sc.DB)
 		}
 		var present, missing []string
@@ -425,12 +433,12 @@ func (s *spec) plan(h *engine.Host, st *state) (*engine.Change, error) {
 		}
 		led, hasLedger := st.ledger[ledgerKey{sc.DB, sc.Path}]
 		switch {
-		case len(present) > 0 && len(missing) > 0:
-			return nil, fmt.Errorf("schema %s in database %s: half-loaded schema: present %s; missing %s (finish or drop it by hand)",
-				sc.Path, sc.DB, nameList(present), nameList(missing))
 		case sc.Ledger && hasLedger && led.sha != sc.SHA:
 			return nil, fmt.Errorf("schema %s in database %s: script changed since it was loaded on %s (ledger sha256 %s, script now %s); it is not re-runnable: apply the difference by hand, then update its %s row",
 				sc.Path, sc.DB, led.at, short(led.sha), short(sc.SHA), LedgerTable)
+		case len(present) > 0 && len(missing) > 0:
+			return nil, fmt.Errorf("schema %s in database %s: half-loaded schema: present %s; missing %s (finish or drop it by hand)",
+				sc.Path, sc.DB, nameList(present), nameList(missing))
 		case len(missing) == 0:
 			if sc.Ledger && hasLedger {
 				inSync = append(inSync, fmt.Sprintf("-- %s in %s: already loaded on %s (sha256 %s)", sc.Path, sc.DB, led.at, short(sc.SHA)))
@@ -467,7 +475,8 @@ func (s *spec) plan(h *engine.Host, st *state) (*engine.Change, error) {
 			q := "INSERT INTO " + quoteIdent(sc.DB) + "." + quoteIdent(LedgerTable) + " (script, sha256) VALUES (" + srv.quoteString(sc.Path) + ", '" + sc.SHA + "')"
 			add(q, q)
 		}
-		if d := creating[sc.DB]; d != nil {
+		if i, ok := creating[sc.DB]; ok {
+			d := &rec.Databases[i]
 			d.Tables = append(d.Tables, tables...)
 			d.Writes = d.Writes || sc.Writes || sc.Ledger
 		} else {
@@ -495,6 +504,7 @@ func (s *spec) plan(h *engine.Host, st *state) (*engine.Change, error) {
 		c.Summary = fmt.Sprintf("in sync (%s)", srv)
 		c.Details = inSync
 		c.Undo = engine.NewUndo(Name, rec)
+		c.Private = &private{spec: s, server: srv}
 		return c, nil
 	}
 	c.Action = engine.ActionUpdate
@@ -533,6 +543,26 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+func containsFold(list []string, s string) bool {
+	for _, x := range list {
+		if strings.EqualFold(x, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// privColumnFor returns the server's spelling of a privilege's column.
+func privColumnFor(cols []string, priv string) string {
+	want := privColumn(priv)
+	for _, c := range cols {
+		if strings.EqualFold(c, want) {
+			return c
+		}
+	}
+	return want
 }
 
 func without(list []string, s string) []string {

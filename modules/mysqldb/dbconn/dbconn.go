@@ -97,7 +97,6 @@ func Open(ctx context.Context, h *engine.Host, p Params) (*Session, error) {
 	cfg.MultiStatements = true
 	cfg.Timeout = 30 * time.Second
 	cfg.Logger = &mysql.NopLogger{}
-	cfg.Params = map[string]string{"charset": "utf8mb4,utf8"}
 	if !p.Direct {
 		cfg.DialFunc = h.Dial
 	}
