@@ -11,6 +11,7 @@ import (
 	"github.com/isaplay/isaplay/inventory"
 	"github.com/isaplay/isaplay/inventory/conn"
 	"github.com/isaplay/isaplay/inventory/local"
+	"github.com/isaplay/isaplay/inventory/sshconn"
 	"github.com/zclconf/go-cty/cty"
 	"golang.org/x/term"
 )
@@ -108,8 +109,25 @@ func (g *globals) connect(ctx context.Context, h *inventory.Host) (conn.Conn, er
 	switch h.Connection {
 	case "local":
 		return local.New(), nil
+	case "ssh":
+		cfg := sshconn.Config{
+			Host: h.Name, Address: h.Address, Port: h.Port, User: h.User, KnownHostsFile: h.KnownHosts,
+			HostKeyPolicy: sshconn.HostKeyPolicy(g.hostKey), Warnings: g.stderr, Jump: h.Jump,
+			BecomePassword: os.Getenv("ISAPLAY_BECOME_PASSWORD"),
+		}
+		if h.IdentityFile != "" {
+			cfg.IdentityFiles = []string{h.IdentityFile}
+		}
+		if cfg.BecomePassword != "" {
+			g.redactor.Add(cfg.BecomePassword)
+		}
+		c, err := sshconn.Dial(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
 	default:
-		return nil, fmt.Errorf("%s: ssh connections are not available in this build", h.Name)
+		return nil, fmt.Errorf("%s: unknown connection %q", h.Name, h.Connection)
 	}
 }
 

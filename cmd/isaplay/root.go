@@ -68,7 +68,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	pf.StringArrayVar(&g.varFiles, "var-file", nil, "read variables from an HCL file (repeatable)")
 	pf.StringVar(&g.stateDir, "state-dir", "", "local state directory for the run journal (default ./.isaplay or $ISAPLAY_STATE_DIR)")
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "print more detail")
-	pf.StringVar(&g.hostKey, "host-key", "strict", "host key policy: strict, accept-new or off")
+	pf.StringVar(&g.hostKey, "host-key", "strict", "host key policy: strict, accept-new (pin unknown keys) or off (warns)")
 	pf.BoolVar(&g.noColor, "no-color", false, "never use colours")
 	root.AddCommand(validateCmd(g), planCmd(g), applyCmd(g), rollbackCmd(g), runsCmd(g), modulesCmd(g), versionCmd(g))
 	root.SetArgs(args)
