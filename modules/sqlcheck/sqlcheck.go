@@ -62,11 +62,14 @@ func run(ctx context.Context, h *engine.Host, p *private) (string, bool, error) 
 		queries = append([]string{"USE `" + strings.ReplaceAll(p.db, "`", "``") + "`"}, queries...)
 	}
 	queries = append(queries, p.stmt, "ROLLBACK")
-	res, err := sess.Query(ctx, queries...)
+	res, err := sess.Batch(ctx, queries...)
 	if err != nil {
 		return "", false, fmt.Errorf("sql_check %q: %w", h.Redact(p.query), err)
 	}
-	r := res[len(res)-2]
+	if len(res) != 1 {
+		return "", false, fmt.Errorf("sql_check %q: got %d result sets, want 1", h.Redact(p.query), len(res))
+	}
+	r := res[0]
 	if len(r.Rows) == 0 || len(r.Columns) == 0 {
 		return "", false, nil
 	}

@@ -188,8 +188,21 @@ func (r Result) Get(i int, name string) string {
 }
 
 // Query runs the queries in one round trip (a multi-statement batch) and returns one Result
-// per query, in order.
+// per query, in order. Every query must return rows.
 func (s *Session) Query(ctx context.Context, queries ...string) ([]Result, error) {
+	out, err := s.Batch(ctx, queries...)
+	if err != nil {
+		return nil, err
+	}
+	if len(out) != len(queries) {
+		return nil, fmt.Errorf("batch of %d queries returned %d results", len(queries), len(out))
+	}
+	return out, nil
+}
+
+// Batch runs statements in one round trip and returns the results of those that return rows
+// (statements such as SET or START TRANSACTION return none).
+func (s *Session) Batch(ctx context.Context, queries ...string) ([]Result, error) {
 	if len(queries) == 0 {
 		return nil, nil
 	}
@@ -227,9 +240,6 @@ func (s *Session) Query(ctx context.Context, queries ...string) ([]Result, error
 	}
 	if err := rows.Err(); err != nil {
 		return nil, s.Err(err)
-	}
-	if len(out) != len(queries) {
-		return nil, fmt.Errorf("batch of %d queries returned %d results", len(queries), len(out))
 	}
 	return out, nil
 }
