@@ -37,62 +37,94 @@ func splitLines(s string) []string {
 }
 
 // maskDiff rewrites each content line of a unified diff with the same line of the masked old
-// (for '-') or new (for '+' and context) text.
+// (for '-') or new (for '+' and context) text. It also writes each hunk header again from the
+// hunk's own lines: go-udiff v0.4.1 misnumbers the new-file start of a hunk that follows a hunk
+// joining two nearby edits (it does not count the joining context lines).
 func maskDiff(diff string, oldLines, newLines []string) string {
 	var b strings.Builder
-	oldN, newN := 0, 0
-	for _, l := range splitLines(diff) {
-		if strings.HasPrefix(l, "@@") {
-			oldN, newN = hunkStarts(l)
+	lines := splitLines(diff)
+	delta := 0
+	for i := 0; i < len(lines); {
+		l := lines[i]
+		if !strings.HasPrefix(l, "@@") {
 			b.WriteString(l)
+			i++
 			continue
 		}
-		if strings.HasPrefix(l, "--- ") || strings.HasPrefix(l, "+++ ") || l == "" || oldN < 0 {
-			b.WriteString(l)
-			continue
+		oldStart := hunkStart(l)
+		if oldStart < 1 {
+			oldStart = 1 // "-0,0": the old file is empty
 		}
-		var src []string
-		var idx int
-		switch l[0] {
-		case '-':
-			src, idx = oldLines, oldN
-			oldN++
-		case '+':
-			src, idx = newLines, newN
-			newN++
-		case ' ':
-			src, idx = newLines, newN
-			oldN++
-			newN++
-		default: // "\ No newline at end of file"
-			b.WriteString(l)
-			continue
+		j := i + 1
+		for j < len(lines) && len(lines[j]) > 0 && strings.ContainsRune(" +-\\", rune(lines[j][0])) &&
+			!strings.HasPrefix(lines[j], "--- ") && !strings.HasPrefix(lines[j], "+++ ") {
+			j++
 		}
-		content := engine.Mask + "\n"
-		if idx >= 1 && idx <= len(src) {
-			content = strings.TrimSuffix(src[idx-1], "\n") + "\n"
+		var body strings.Builder
+		oldN, newN := oldStart, oldStart+delta
+		oldCount, newCount := 0, 0
+		for _, hl := range lines[i+1 : j] {
+			var src []string
+			var idx int
+			switch hl[0] {
+			case '-':
+				src, idx = oldLines, oldN
+				oldN++
+				oldCount++
+			case '+':
+				src, idx = newLines, newN
+				newN++
+				newCount++
+			case ' ':
+				src, idx = newLines, newN
+				oldN++
+				newN++
+				oldCount++
+				newCount++
+			default: // "\ No newline at end of file"
+				body.WriteString(hl)
+				continue
+			}
+			content := engine.Mask + "\n"
+			if idx >= 1 && idx <= len(src) {
+				content = strings.TrimSuffix(src[idx-1], "\n") + "\n"
+			}
+			body.WriteString(hl[:1] + content)
 		}
-		b.WriteString(l[:1] + content)
+		b.WriteString("@@ -" + hunkRange(oldStart, oldCount) + " +" + hunkRange(oldStart+delta, newCount) + " @@\n")
+		b.WriteString(body.String())
+		delta += newCount - oldCount
+		i = j
 	}
 	return b.String()
 }
 
-// hunkStarts reads "@@ -a,b +c,d @@" and returns a and c (1-based line numbers).
-func hunkStarts(h string) (int, int) {
+func hunkRange(start, count int) string {
+	switch count {
+	case 0:
+		if start > 0 {
+			start--
+		}
+		return strconv.Itoa(start) + ",0"
+	case 1:
+		return strconv.Itoa(start)
+	}
+	return strconv.Itoa(start) + "," + strconv.Itoa(count)
+}
+
+// hunkStart reads the old-file start line of "@@ -a,b +c,d @@" (-1 when unreadable).
+func hunkStart(h string) int {
 	f := strings.Fields(h)
 	if len(f) < 3 {
-		return -1, -1
+		return -1
 	}
-	num := func(s string) int {
-		s = strings.TrimLeft(s, "-+")
-		if i := strings.IndexByte(s, ','); i >= 0 {
-			s = s[:i]
-		}
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			return -1
-		}
-		return n
+	s := strings.TrimPrefix(f[1], "-")
+	if i := strings.IndexByte(s, ','); i >= 0 {
+		s = s[:i]
 	}
-	return num(f[1]), num(f[2])
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return -1
+	}
+	return n
 }

@@ -90,7 +90,7 @@ func layoutLines(src string, scope map[string]string, unit string) ([]string, er
 				lines[i] = strings.TrimRight(l[len(common):], " \t")
 			}
 		}
-		return lines, nil
+		return reunit(lines, unit), nil
 	}
 	f, err := ParseFragment(src, scope)
 	if err != nil {
@@ -118,6 +118,39 @@ func layoutLines(src string, scope map[string]string, unit string) ([]string, er
 		}
 	}
 	return lines, nil
+}
+
+// reunit re-indents lines written with their own indentation unit (2 spaces, a tab) in unit,
+// level for level. When the lines mix tabs and spaces, or an indentation is not a whole number
+// of levels, they keep their indentation as written.
+func reunit(lines []string, unit string) []string {
+	var c byte
+	min := 0
+	for _, l := range lines {
+		n := len(l) - len(strings.TrimLeft(l, " \t"))
+		if n == 0 {
+			continue
+		}
+		if strings.Trim(l[:n], l[:1]) != "" || c != 0 && l[0] != c {
+			return lines
+		}
+		c = l[0]
+		if min == 0 || n < min {
+			min = n
+		}
+	}
+	if min == 0 || strings.Repeat(string(c), min) == unit {
+		return lines
+	}
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		n := len(l) - len(strings.TrimLeft(l, " \t"))
+		if n%min != 0 {
+			return lines
+		}
+		out[i] = strings.Repeat(unit, n/min) + l[n:]
+	}
+	return out
 }
 
 // structural reports whether an element holds child elements and no text but whitespace.
