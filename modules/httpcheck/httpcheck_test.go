@@ -1,0 +1,207 @@
+package httpcheck
+
+import (
+	"context"
+	"encoding/pem"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/isaplay/isaplay/engine"
+	"github.com/isaplay/isaplay/inventory/conn"
+	"github.com/isaplay/isaplay/inventory/local"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// dialCounter counts TCP connections opened through the host connection.
+type dialCounter struct {
+	conn.Conn
+	dials atomic.Int32
+}
+
+func (d *dialCounter) Dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	d.dials.Add(1)
+	return d.Conn.Dial(ctx, network, addr)
+}
+
+// sparkMaster serves Spark's /json/ master state; the first `failures` requests get 503.
+func sparkMaster(status string, failures int32) (*httptest.Server, *atomic.Int32) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) <= failures {
+			http.Error(w, "starting", http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"url":"spark://10.0.0.11:7078","workers":[{"id":"w1","state":"ALIVE"},{"id":"w2","state":"ALIVE"}],`+
+			`"activeapps":[{"name":"CarbonAnalytics"}],"status":%q,"cores":2}`, status)
+	}))
+	return srv, &n
+}
+
+func check(t *testing.T, h *engine.Host, vals map[string]cty.Value) (*engine.Change, error) {
+	t.Helper()
+	c, err := Module{}.Check(context.Background(), h, engine.NewArgs(Name, vals))
+	if err != nil {
+		return nil, err
+	}
+	return c, Module{}.Apply(context.Background(), h, c)
+}
+
+func TestHTTPCheck(t *testing.T) {
+	alive, _ := sparkMaster("ALIVE", 0)
+	defer alive.Close()
+	tests := []struct {
+		name      string
+		vals      map[string]cty.Value
+		wantValue string
+		wantErr   string
+	}{
+		{name: "json value", vals: map[string]cty.Value{"url": cty.StringVal(alive.URL + "/json/"), "json_path": cty.StringVal(".status"), "json_value": cty.StringVal("ALIVE")}, wantValue: "ALIVE"},
+		{name: "json count", vals: map[string]cty.Value{"url": cty.StringVal(alive.URL + "/json/"), "json_path": cty.StringVal("workers.#"), "json_value": cty.StringVal("2")}, wantValue: "2"},
+		{name: "json index", vals: map[string]cty.Value{"url": cty.StringVal(alive.URL), "json_path": cty.StringVal("activeapps[0].name")}, wantValue: "CarbonAnalytics"},
+		{name: "body regex", vals: map[string]cty.Value{"url": cty.StringVal(alive.URL), "body_regex": cty.StringVal(`"status":"(ALIVE|STANDBY)"`)}},
+		{name: "wrong value fails after retries", vals: map[string]cty.Value{"url": cty.StringVal(alive.URL), "json_path": cty.StringVal("status"), "json_value": cty.StringVal("STANDBY"),
+			"retries": cty.NumberIntVal(1), "interval": cty.StringVal("1ms")}, wantErr: `failed after 2 attempts: json path status is "ALIVE", want "STANDBY"`},
+		{name: "missing key", vals: map[string]cty.Value{"url": cty.StringVal(alive.URL), "json_path": cty.StringVal("workers[5].state"), "retries": cty.NumberIntVal(0)}, wantErr: "$.workers has 2 elements, no [5]"},
+		{name: "wrong status", vals: map[string]cty.Value{"url": cty.StringVal(alive.URL), "status": cty.NumberIntVal(204), "retries": cty.NumberIntVal(0)}, wantErr: "status 200, want 204"},
+		{name: "bad url", vals: map[string]cty.Value{"url": cty.StringVal("ftp://x")}, wantErr: "is not http:// or https://"},
+		{name: "bad path", vals: map[string]cty.Value{"url": cty.StringVal(alive.URL), "json_path": cty.StringVal("a[x]")}, wantErr: "is not a whole number"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := engine.NewHost("an1", local.New(), "run1", t.TempDir(), nil)
+			c, err := check(t, h, tt.vals)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("want %q, got %v", tt.wantErr, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.Result.GetAttr("value").AsString(); got != tt.wantValue {
+				t.Fatalf("value = %q, want %q", got, tt.wantValue)
+			}
+			if c.Result.GetAttr("status").AsBigFloat().String() != "200" {
+				t.Fatalf("status = %v", c.Result.GetAttr("status"))
+			}
+		})
+	}
+}
+
+func TestHTTPCheckRetriesThroughHostConnection(t *testing.T) {
+	srv, n := sparkMaster("STANDBY", 2)
+	defer srv.Close()
+	dc := &dialCounter{Conn: local.New()}
+	h := engine.NewHost("an2", dc, "run1", t.TempDir(), nil)
+	vals := map[string]cty.Value{"url": cty.StringVal(srv.URL + "/json/"), "json_path": cty.StringVal("status"), "json_value": cty.StringVal("STANDBY"), "interval": cty.StringVal("5ms")}
+	c, err := check(t, h, vals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Load() != 3 || dc.dials.Load() != 3 {
+		t.Fatalf("requests = %d, dials through the host = %d; want 3 and 3", n.Load(), dc.dials.Load())
+	}
+	if c.Result.GetAttr("value").AsString() != "STANDBY" {
+		t.Fatalf("result = %v", c.Result)
+	}
+	// from = "controller" does not use the host's connection.
+	vals["from"] = cty.StringVal("controller")
+	if _, err := check(t, h, vals); err != nil {
+		t.Fatal(err)
+	}
+	if dc.dials.Load() != 3 {
+		t.Fatalf("from = controller dialled through the host")
+	}
+}
+
+func TestHTTPCheckTLSAndSecrets(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, p, _ := r.BasicAuth()
+		if u != "admin" || p != "Adm1n!pw" {
+			http.Error(w, "denied for "+u+":"+p, http.StatusUnauthorized)
+			return
+		}
+		fmt.Fprint(w, `[{"tableName":"ORG_WSO2_IS_ANALYTICS_STREAM_AUTHSTATDATA"}]`)
+	}))
+	defer srv.Close()
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h := engine.NewHost("an1", local.New(), "run1", t.TempDir(), nil)
+	base := func(extra map[string]cty.Value) map[string]cty.Value {
+		m := map[string]cty.Value{"url": cty.StringVal(srv.URL + "/analytics/tables"), "user": cty.StringVal("admin"), "password": cty.StringVal("Adm1n!pw"),
+			"json_path": cty.StringVal("[0].tableName"), "retries": cty.NumberIntVal(0)}
+		for k, v := range extra {
+			m[k] = v
+		}
+		return m
+	}
+	if _, err := check(t, h, base(nil)); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("an unverified self-signed certificate was accepted: %v", err)
+	}
+	if _, err := check(t, h, base(map[string]cty.Value{"insecure": cty.True})); err != nil {
+		t.Fatal(err)
+	}
+	c, err := check(t, h, base(map[string]cty.Value{"ca_file": cty.StringVal(caFile)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Result.GetAttr("value").AsString() != "ORG_WSO2_IS_ANALYTICS_STREAM_AUTHSTATDATA" {
+		t.Fatalf("result = %v", c.Result)
+	}
+	// A wrong password echoed back by the server stays masked; the right one is a secret too.
+	h.AddSecret("wrong-pw")
+	_, err = check(t, h, base(map[string]cty.Value{"insecure": cty.True, "password": cty.StringVal("wrong-pw")}))
+	if err == nil || strings.Contains(err.Error(), "wrong-pw") || !strings.Contains(err.Error(), "denied for admin:(sensitive)") {
+		t.Fatalf("error = %v", err)
+	}
+}
+
+// TestHTTPCheckPlanDoesNotNeedTheServer: a plan made before the service starts does not fail.
+func TestHTTPCheckPlanDoesNotNeedTheServer(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + l.Addr().String() + "/json/"
+	l.Close()
+	h := engine.NewHost("an1", local.New(), "run1", t.TempDir(), nil)
+	vals := map[string]cty.Value{"url": cty.StringVal(url), "json_path": cty.StringVal("status"), "json_value": cty.StringVal("ALIVE"),
+		"wait_timeout": cty.StringVal("300ms"), "interval": cty.StringVal("50ms")}
+	c, err := Module{}.Check(context.Background(), h.Planning(), engine.NewArgs(Name, vals))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Action != engine.ActionRun || c.Result.IsKnown() || c.Summary != `will check GET `+url+`, expecting status 200, status = "ALIVE"` {
+		t.Fatalf("plan = %+v", c)
+	}
+	// At apply, with nothing listening, it retries until the timeout and fails.
+	_, err = check(t, h, vals)
+	if err == nil || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("want a refused connection after retries, got %v", err)
+	}
+}
+
+func TestLookup(t *testing.T) {
+	body := []byte(`{"a":{"b":[1,{"c":true},null]},"n":1.50,"s":"x"}`)
+	for path, want := range map[string]string{"a.b[0]": "1", "a.b[1].c": "true", "a.b[2]": "null", "a.b.#": "3", "n": "1.50", "$.s": "x", "a.b[1]": `{"c":true}`, "": `{"a":{"b":[1,{"c":true},null]},"n":1.50,"s":"x"}`} {
+		p, err := parsePath(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := lookup(body, p)
+		if err != nil || got != want {
+			t.Errorf("%q: got %q, %v; want %q", path, got, err, want)
+		}
+	}
+}
