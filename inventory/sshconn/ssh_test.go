@@ -1,0 +1,293 @@
+package sshconn_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/isaplay/isaplay/inventory/conn"
+	"github.com/isaplay/isaplay/inventory/sshconn"
+	"github.com/isaplay/isaplay/inventory/testcluster"
+)
+
+func dialErr(cfg sshconn.Config) (*sshconn.Conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return sshconn.Dial(ctx, cfg)
+}
+
+func run(t *testing.T, c *sshconn.Conn, script string) string {
+	t.Helper()
+	res, err := c.Run(context.Background(), conn.Command{Script: script})
+	if err != nil || res.ExitCode != 0 {
+		t.Fatalf("Run %q: %v, exit %d: %s", script, err, res.ExitCode, res.Stderr)
+	}
+	return string(res.Stdout)
+}
+
+func TestHostKeys(t *testing.T) {
+	n := cluster.Nodes[1]
+	fp := ssh.FingerprintSHA256(n.HostKey)
+
+	t.Run("unknown key refused by default", func(t *testing.T) {
+		for _, kh := range []string{filepath.Join(t.TempDir(), "missing"), writeFile(t, "other", "")} {
+			cfg := config(cluster, 1)
+			cfg.KnownHostsFile = kh
+			_, err := dialErr(cfg)
+			var hk *sshconn.HostKeyError
+			if !errors.As(err, &hk) || hk.Changed {
+				t.Fatalf("Dial with %s: err = %v, want an unknown-host-key error", kh, err)
+			}
+			for _, want := range []string{n.Name, kh, fp} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not name %q", err, want)
+				}
+			}
+		}
+	})
+
+	t.Run("accept-new pins, then strict accepts", func(t *testing.T) {
+		kh := filepath.Join(t.TempDir(), "sub", "known_hosts")
+		cfg := config(cluster, 1)
+		cfg.KnownHostsFile = kh
+		cfg.HostKeyPolicy = sshconn.AcceptNew
+		c := dial(t, cfg)
+		run(t, c, "true")
+		b, err := os.ReadFile(kh)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "[" + n.Address + "]:2222 " + strings.TrimSpace(string(ssh.MarshalAuthorizedKey(n.HostKey))) + "\n"
+		if string(b) != want {
+			t.Fatalf("known_hosts = %q, want %q", b, want)
+		}
+		// OpenSSH's own client agrees with the line.
+		out, err := exec.Command("ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile="+kh,
+			"-i", cluster.KeyFile, "-p", "2222", "root@"+n.Address, "echo", "ok").CombinedOutput()
+		if err != nil || string(out) != "ok\n" {
+			t.Fatalf("OpenSSH with the pinned known_hosts: %v: %s", err, out)
+		}
+		cfg.HostKeyPolicy = sshconn.Strict
+		dial(t, cfg)
+		if b2, _ := os.ReadFile(kh); !bytes.Equal(b, b2) {
+			t.Fatalf("known_hosts changed on a second dial: %q", b2)
+		}
+	})
+
+	t.Run("off warns", func(t *testing.T) {
+		var warn bytes.Buffer
+		cfg := config(cluster, 1)
+		cfg.KnownHostsFile = filepath.Join(t.TempDir(), "none")
+		cfg.HostKeyPolicy = sshconn.Off
+		cfg.Warnings = &warn
+		dial(t, cfg)
+		if !strings.Contains(warn.String(), "WARNING") || !strings.Contains(warn.String(), fp) {
+			t.Fatalf("warning = %q", warn.String())
+		}
+	})
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestChangedHostKey(t *testing.T) {
+	c := testcluster.New(t, testcluster.Options{N: 1, Prefix: "chg"})
+	// Pin with accept-new, then the node comes back with a new key.
+	kh := filepath.Join(t.TempDir(), "known_hosts")
+	cfg := config(c, 0)
+	cfg.KnownHostsFile = kh
+	cfg.HostKeyPolicy = sshconn.AcceptNew
+	dial(t, cfg).Close()
+	if err := c.Nodes[0].Restart(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	fp := ssh.FingerprintSHA256(c.Nodes[0].HostKey)
+	for _, policy := range []sshconn.HostKeyPolicy{sshconn.Strict, sshconn.AcceptNew} {
+		cfg.HostKeyPolicy = policy
+		_, err := dialErr(cfg)
+		var hk *sshconn.HostKeyError
+		if !errors.As(err, &hk) || !hk.Changed {
+			t.Fatalf("%s: err = %v, want a changed-host-key error", policy, err)
+		}
+		for _, want := range []string{c.Nodes[0].Name, kh, fp, "CHANGED"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: error %q does not name %q", policy, err, want)
+			}
+		}
+	}
+	if b, _ := os.ReadFile(kh); strings.Count(string(b), "\n") != 1 {
+		t.Fatalf("known_hosts was modified: %q", b)
+	}
+}
+
+func TestJumpHost(t *testing.T) {
+	c := testcluster.New(t, testcluster.Options{N: 2, Prefix: "jmp"})
+	jump := c.Nodes[0]
+	cfg := config(c, 1)
+	cfg.Jump = "root@" + jump.Address + ":2222"
+	cfg.KeepaliveInterval = 200 * time.Millisecond
+	tc := dial(t, cfg)
+	if got := run(t, tc, "echo $SSH_CONNECTION"); !strings.Contains(got, c.Nodes[1].Address+" 2222") {
+		t.Fatalf("SSH_CONNECTION = %q", got)
+	}
+	// Through an ssh config alias with ProxyJump naming another alias.
+	sc := writeFile(t, "config", "Host bastion\n  HostName "+jump.Address+"\n  Port 2222\n  User root\n"+
+		"Host target\n  HostName "+c.Nodes[1].Address+"\n  Port 2222\n  User root\n  IdentityFile "+c.KeyFile+"\n  ProxyJump bastion\n")
+	ac := dial(t, sshconn.Config{Host: "target", SSHConfigFile: sc, KnownHostsFile: c.KnownHosts, NoAgent: true})
+	run(t, ac, "true")
+	// The traffic really goes through the jump host: when it dies, the target connection is lost.
+	if err := jump.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range []*sshconn.Conn{tc, ac} {
+		_, err := x.Run(context.Background(), conn.Command{Script: "true"})
+		if !errors.Is(err, conn.ErrConnLost) {
+			t.Fatalf("after the jump host died: err = %v, want ErrConnLost", err)
+		}
+	}
+}
+
+func TestSSHConfigAlias(t *testing.T) {
+	n := cluster.Nodes[2]
+	sc := writeFile(t, "config", "Host web-*\n  HostName "+n.Address+"\n  Port 2222\n  User root\n  IdentityFile "+cluster.KeyFile+"\n")
+	c := dial(t, sshconn.Config{Host: "web-1", SSHConfigFile: sc, KnownHostsFile: cluster.KnownHosts, NoAgent: true})
+	if got := run(t, c, "echo $SSH_CONNECTION"); !strings.Contains(got, n.Address+" 2222") {
+		t.Fatalf("SSH_CONNECTION = %q", got)
+	}
+}
+
+func TestAuth(t *testing.T) {
+	t.Run("encrypted key with passphrase callback", func(t *testing.T) {
+		_, priv, _ := ed25519.GenerateKey(rand.Reader)
+		block, err := ssh.MarshalPrivateKeyWithPassphrase(priv, "enc", []byte("s3cret"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := writeFile(t, "enc_key", string(pem.EncodeToMemory(block)))
+		signer, _ := ssh.NewSignerFromKey(priv)
+		c := testcluster.New(t, testcluster.Options{N: 1, Prefix: "auth"})
+		f, err := os.OpenFile(filepath.Join(c.Dir, "authorized_keys"), os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Write(ssh.MarshalAuthorizedKey(signer.PublicKey()))
+		f.Close()
+		cfg := config(c, 0)
+		cfg.IdentityFiles = []string{key}
+		asked := 0
+		cfg.Passphrase = func(string) ([]byte, error) { asked++; return []byte("s3cret"), nil }
+		run(t, dial(t, cfg), "true")
+		if asked != 1 {
+			t.Fatalf("passphrase asked %d times", asked)
+		}
+	})
+	t.Run("wrong key is not retried", func(t *testing.T) {
+		_, priv, _ := ed25519.GenerateKey(rand.Reader)
+		block, _ := ssh.MarshalPrivateKey(priv, "")
+		cfg := config(cluster, 0)
+		cfg.IdentityFiles = []string{writeFile(t, "k", string(pem.EncodeToMemory(block)))}
+		cfg.Retries = 5
+		cfg.RetryBackoff = 2 * time.Second
+		start := time.Now()
+		_, err := dialErr(cfg)
+		if err == nil || !strings.Contains(err.Error(), "unable to authenticate") {
+			t.Fatalf("err = %v", err)
+		}
+		if time.Since(start) > 2*time.Second {
+			t.Fatalf("an auth failure was retried (%v)", time.Since(start))
+		}
+	})
+	t.Run("refused connection is retried with backoff", func(t *testing.T) {
+		cfg := config(cluster, 0)
+		cfg.Port = 1 // nothing listens
+		cfg.Retries = 2
+		cfg.RetryBackoff = 100 * time.Millisecond
+		start := time.Now()
+		_, err := dialErr(cfg)
+		if err == nil || !strings.Contains(err.Error(), "after 3 attempts") {
+			t.Fatalf("err = %v", err)
+		}
+		if d := time.Since(start); d < 300*time.Millisecond {
+			t.Fatalf("3 attempts with 100ms+200ms backoff took only %v", d)
+		}
+	})
+}
+
+// started is a writer that reports when the first byte arrives.
+type started struct {
+	once sync.Once
+	ch   chan struct{}
+}
+
+func (s *started) Write(p []byte) (int, error) {
+	s.once.Do(func() { close(s.ch) })
+	return len(p), nil
+}
+
+func TestDeadNode(t *testing.T) {
+	tests := []struct {
+		name  string
+		break_ func(*testcluster.Node) error
+		bound time.Duration
+	}{
+		// A frozen server answers nothing: only keepalives can tell.
+		{"SIGSTOP detected by keepalives", (*testcluster.Node).Stop, 3 * time.Second},
+		{"SIGKILL of the node's process tree", (*testcluster.Node).Kill, 3 * time.Second},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := testcluster.New(t, testcluster.Options{N: 1, Prefix: "dead"})
+			cfg := config(c, 0)
+			cfg.KeepaliveInterval = 200 * time.Millisecond
+			cfg.KeepaliveCountMax = 3
+			x := dial(t, cfg)
+			s := &started{ch: make(chan struct{})}
+			done := make(chan error, 1)
+			go func() {
+				_, err := x.Run(context.Background(), conn.Command{Script: "echo started; sleep 60", Stdout: s})
+				done <- err
+			}()
+			<-s.ch
+			start := time.Now()
+			if err := tc.break_(c.Nodes[0]); err != nil {
+				t.Fatal(err)
+			}
+			defer c.Nodes[0].Cont()
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the running command did not fail within 10s")
+			}
+			if d := time.Since(start); d > tc.bound {
+				t.Errorf("failure noticed after %v, want under %v", d, tc.bound)
+			}
+			if !errors.Is(err, conn.ErrConnLost) || !strings.Contains(err.Error(), c.Nodes[0].Name) {
+				t.Fatalf("err = %v, want ErrConnLost naming %s", err, c.Nodes[0].Name)
+			}
+			t.Logf("after %v: %v", time.Since(start), err)
+			// Every later call fails the same way, at once.
+			if _, _, err := x.ReadFile(context.Background(), "/etc/hostname", false); !errors.Is(err, conn.ErrConnLost) {
+				t.Fatalf("later ReadFile: %v", err)
+			}
+		})
+	}
+}
