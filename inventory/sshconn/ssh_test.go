@@ -244,9 +244,9 @@ func (s *started) Write(p []byte) (int, error) {
 
 func TestDeadNode(t *testing.T) {
 	tests := []struct {
-		name  string
+		name   string
 		break_ func(*testcluster.Node) error
-		bound time.Duration
+		bound  time.Duration
 	}{
 		// A frozen server answers nothing: only keepalives can tell.
 		{"SIGSTOP detected by keepalives", (*testcluster.Node).Stop, 3 * time.Second},
