@@ -53,6 +53,8 @@ type schemaSpec struct {
 	Stmts  []sqlscript.Statement
 	Tables []string // created by the script
 	Writes bool     // the script writes rows
+	// Absent is set while planning when the script is not on the host yet.
+	Absent bool
 }
 
 type spec struct {
@@ -161,6 +163,11 @@ func (s *spec) loadScripts(ctx context.Context, h *engine.Host) error {
 				return fmt.Errorf("schema script %s: %w", sc.Path, err)
 			}
 			if !fi.Exists {
+				if h.IsPlanning() {
+					// An earlier task (unarchiving the product) may put it there.
+					sc.Absent = true
+					continue
+				}
 				return fmt.Errorf("schema script %s: no such file on %s", sc.Path, h.Name)
 			}
 			data = b
@@ -422,6 +429,14 @@ func (s *spec) plan(h *engine.Host, st *state) (*engine.Change, error) {
 		_, dbExists := st.dbs[sc.DB]
 		if _, ok := creating[sc.DB]; !dbExists && !ok {
 			return nil, fmt.Errorf("schema %s: database %s does not exist and no database block creates it", sc.Path, sc.DB)
+		}
+		if sc.Absent {
+			unknown = append(unknown, fmt.Sprintf("schema %s into %s: the script is not on %s yet; what it loads is known after apply", sc.Path, sc.DB, h.Name))
+			details = append(details, fmt.Sprintf("-- load %s (not on %s yet) into %s", sc.Path, h.Name, quoteIdent(sc.DB)))
+			loads = append(loads, path.Base(sc.Path)+" into "+sc.DB)
+			anyNew = true
+			steps = append(steps, step{Load: sc, Shown: "load " + sc.Path})
+			continue
 		}
 		var present, missing []string
 		for _, t := range sc.Guard {

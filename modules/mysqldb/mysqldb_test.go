@@ -631,3 +631,20 @@ func TestSchemaIsValid(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestScriptNotOnHostYet(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "dbscripts", "mysql.sql")
+	args := engine.NewArgs(Name, conn(nil), database("later", "latin1"),
+		engine.NewArgs("schema", map[string]cty.Value{"database": cty.StringVal("later"), "script_host_path": cty.StringVal(missing)}))
+	h := newHost(t)
+	c, err := Module{}.Check(context.Background(), h.Planning(), args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Action != engine.ActionCreate || !strings.Contains(c.Unknown, "not on db1 yet") {
+		t.Errorf("plan: %s %q unknown %q", c.Action, c.Summary, c.Unknown)
+	}
+	if _, err := (Module{}).Check(context.Background(), h, args); err == nil || !strings.Contains(err.Error(), "no such file on db1") {
+		t.Errorf("apply-time check: %v", err)
+	}
+}
