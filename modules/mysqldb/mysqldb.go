@@ -1,9 +1,30 @@
 // Package mysqldb is the mysql_db task type: databases with a charset, users per host with
-// grants, and schema scripts loaded exactly once, on MySQL 5.6/5.7/8.0 or MariaDB 10.x, reached
-// through the task host's connection (see dbconn). Check reads the server in at most two round
-// trips and shows the SQL Apply will run, passwords masked. Undo drops only what the run
-// created; a rollback refuses (CheckRevert returns an engine.DriftError, overridden by --force)
-// when a database the run created has since gained tables or rows.
+// grants, and schema scripts loaded exactly once, on MySQL 5.6/5.7/8.0 or MariaDB 10.x.
+//
+// Connection: the driver dials through the task host's connection (dbconn), so a server bound
+// to the host's loopback is reached over SSH; connect = "direct" dials from the controller. To
+// load a script that lives on another machine (dbscripts in an analytics node's product home),
+// run the task on that machine with host = the database address: the script is read and the
+// server reached through the same connection.
+//
+// Check reads the server in one batch (plus one for ledger rows), never writes, and lists the
+// SQL Apply will run, passwords masked. Existing databases with another charset or collation
+// are an error, never altered. Grants are added, never revoked. A password is compared with the
+// server's mysql_native_password hash; other plugins (caching_sha2_password) make a change
+// "known after apply" under update_password = "always".
+//
+// Schema scripts are split by sqlscript and run statement by statement, stopping at the first
+// error with its script line. The guard is the tables the script creates: all present is in
+// sync, none loads it, some is a "half-loaded schema" error. With ledger = true the script's
+// path and sha256 go into table isaplay_ledger of the database.
+//
+// Undo drops only what the run created: tables it loaded, grants it added to existing accounts,
+// accounts and databases it created. A password change is not undone. Before a rollback the
+// engine calls CheckRevert, which returns an *engine.DriftError when a database (or loaded
+// tables) the run created has since gained tables or rows the run did not write; the engine
+// then refuses unless `isaplay rollback --force`. The undo record holds no password: a rollback
+// in the process that applied finds the login password in memory; a later one must pass it with
+// WithLoginPassword.
 package mysqldb
 
 import (

@@ -648,3 +648,32 @@ func TestScriptNotOnHostYet(t *testing.T) {
 		t.Errorf("apply-time check: %v", err)
 	}
 }
+
+// TestRevertInALaterProcess: the undo record holds no password; a rollback in a new process
+// gets it from the context, and says so when it is missing.
+func TestRevertInALaterProcess(t *testing.T) {
+	admin := server.Admin(t)
+	args := engine.NewArgs(Name, conn(nil), database("laterdb", ""))
+	h := newHost(t)
+	c, err := Module{}.Check(context.Background(), h, args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := (Module{}).Apply(context.Background(), h, c); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(c.Undo.Data), server.AdminPassword) {
+		t.Fatalf("undo record holds the password: %s", c.Undo.Data)
+	}
+	passwords.Clear() // as in a new process
+	err = Module{}.Revert(context.Background(), h, c.Undo)
+	if err == nil || !strings.Contains(err.Error(), "WithLoginPassword") {
+		t.Errorf("revert without a password: %v", err)
+	}
+	if err := (Module{}).Revert(WithLoginPassword(context.Background(), server.AdminPassword), h, c.Undo); err != nil {
+		t.Fatal(err)
+	}
+	if schemaExists(t, admin, "laterdb") {
+		t.Error("laterdb survived the revert")
+	}
+}

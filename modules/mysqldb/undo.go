@@ -74,14 +74,22 @@ func credKey(h *engine.Host, p dbconn.Params) string {
 
 func remember(h *engine.Host, p dbconn.Params) { passwords.Store(credKey(h, p), p.Password) }
 
-func (r *record) login(ctx context.Context, h *engine.Host) dbconn.Params {
+// open connects for a revert with the login password from ctx or from this process's memory.
+func (r *record) open(ctx context.Context, h *engine.Host) (*dbconn.Session, error) {
 	p := r.Conn
+	known := true
 	if pw, ok := ctx.Value(loginKey{}).(string); ok {
 		p.Password = pw
 	} else if pw, ok := passwords.Load(credKey(h, p)); ok {
 		p.Password = pw.(string)
+	} else {
+		known = false
 	}
-	return p
+	sess, err := dbconn.Open(ctx, h, p)
+	if err != nil && !known {
+		return nil, fmt.Errorf("%w (the undo record holds no password and none was given: the rollback must pass the task's login_password, see mysqldb.WithLoginPassword)", err)
+	}
+	return sess, err
 }
 
 func decode(u engine.Undo) (*record, error) {
@@ -181,7 +189,7 @@ func (Module) CheckRevert(ctx context.Context, h *engine.Host, u engine.Undo) er
 	if err != nil || len(r.Databases)+len(r.Loads) == 0 {
 		return err
 	}
-	sess, err := dbconn.Open(ctx, h, r.login(ctx, h))
+	sess, err := r.open(ctx, h)
 	if err != nil {
 		return err
 	}
@@ -236,7 +244,7 @@ func (Module) Revert(ctx context.Context, h *engine.Host, u engine.Undo) error {
 	if err != nil || r.empty() {
 		return err
 	}
-	sess, err := dbconn.Open(ctx, h, r.login(ctx, h))
+	sess, err := r.open(ctx, h)
 	if err != nil {
 		return fmt.Errorf("mysql_db revert: %w", err)
 	}

@@ -45,7 +45,7 @@ fi
 
 mariadbd --no-defaults --datadir="$dir/data" --socket="$sock" --pid-file="$dir/pid" \
 	--bind-address=127.0.0.1 --port="$port" --skip-name-resolve --skip-log-bin \
-	--innodb-buffer-pool-size=32M --log-error="$dir/error.log" $user_opt &
+	--innodb-buffer-pool-size=32M --log-error="$dir/error.log" $user_opt 2>>"$dir/stderr.log" &
 
 # Ready when the error log says so (or fail when the server died).
 i=0
