@@ -7,12 +7,15 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/isaplay/isaplay/engine"
+	"github.com/isaplay/isaplay/inventory/conn"
 	"github.com/isaplay/isaplay/inventory/local"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
@@ -20,18 +23,62 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")
 
-// Host returns a host over the local connection with its state directory in a temp dir.
-func Host(t testing.TB) *engine.Host {
-	t.Helper()
-	return engine.NewHost("n1", local.New(), "run1", t.TempDir(), nil)
+// Counting is a local connection that counts round trips (Run, Stat, ReadFile, WriteFile).
+type Counting struct {
+	*local.Conn
+	n atomic.Int64
 }
 
-// Plan runs Check while planning and fails the test on error.
+// Trips returns how many round trips were made so far.
+func (c *Counting) Trips() int { return int(c.n.Load()) }
+
+// Run counts and runs.
+func (c *Counting) Run(ctx context.Context, cmd conn.Command) (conn.Result, error) {
+	c.n.Add(1)
+	return c.Conn.Run(ctx, cmd)
+}
+
+// Stat counts and stats.
+func (c *Counting) Stat(ctx context.Context, paths []string, hash bool) ([]conn.FileInfo, error) {
+	c.n.Add(1)
+	return c.Conn.Stat(ctx, paths, hash)
+}
+
+// ReadFile counts and reads.
+func (c *Counting) ReadFile(ctx context.Context, p string, become bool) (conn.FileInfo, []byte, error) {
+	c.n.Add(1)
+	return c.Conn.ReadFile(ctx, p, become)
+}
+
+// Host returns a host over a counting local connection with its state directory in a temp dir.
+func Host(t testing.TB) *engine.Host {
+	t.Helper()
+	return engine.NewHost("n1", &Counting{Conn: local.New()}, "run1", t.TempDir(), nil)
+}
+
+// Plan runs Check while planning and fails the test on error, or when Check made more than one
+// round trip to the host (two when owner or group are names the host must resolve).
 func Plan(t testing.TB, h *engine.Host, m engine.Module, args *engine.Args) *engine.Change {
 	t.Helper()
+	cc, _ := h.Conn().(*Counting)
+	before := 0
+	if cc != nil {
+		before = cc.Trips()
+	}
 	c, err := m.Check(context.Background(), h.Planning(), args)
 	if err != nil {
 		t.Fatalf("plan: %v", err)
+	}
+	if cc != nil {
+		allowed := 1
+		for _, a := range []string{"owner", "group"} {
+			if _, err := strconv.Atoi(args.String(a)); args.String(a) != "" && err != nil {
+				allowed = 2
+			}
+		}
+		if n := cc.Trips() - before; n > allowed {
+			t.Errorf("check made %d round trips, want at most %d", n, allowed)
+		}
 	}
 	return c
 }
