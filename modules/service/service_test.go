@@ -10,6 +10,7 @@ import (
 	"github.com/isaplay/isaplay/engine"
 	"github.com/isaplay/isaplay/inventory/conn"
 	"github.com/isaplay/isaplay/inventory/local"
+	"github.com/isaplay/isaplay/modules/logcompare"
 	"github.com/isaplay/isaplay/modules/waitlog"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -168,6 +169,27 @@ func TestOrderedHAStart(t *testing.T) {
 		`\[Spark init - client\] Started Spark CLIENT in the cluster pointing to MASTER spark://`,
 	}, failLines[:6], nil); err != nil {
 		t.Fatal(err)
+	}
+
+	// E6: each node logged its own analytics node ID (my-node-id.dat created at first start).
+	ids := map[string]string{}
+	for name, x := range map[string]struct {
+		h *engine.Host
+		n node
+	}{"an1": {h1, an1}, "an2": {h2, an2}} {
+		c, err := logcompare.Module{}.Check(context.Background(), x.h, engine.NewArgs(logcompare.Name, map[string]cty.Value{
+			"path": cty.StringVal(x.n.path("repository/logs/wso2carbon.log")), "regex": cty.StringVal(`My Analytics Node ID: (\S+)`)}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[name] = c.Result.GetAttr("value").AsString()
+		data, err := os.ReadFile(x.n.path("repository/data/my-node-id.dat"))
+		if err != nil || strings.TrimSpace(string(data)) != ids[name] {
+			t.Fatalf("%s logged node ID %q, file holds %q (%v)", name, ids[name], data, err)
+		}
+	}
+	if ids["an1"] == ids["an2"] {
+		t.Fatalf("both nodes have node ID %s", ids["an1"])
 	}
 
 	// Idempotent re-run: both are running, so in sync, and the waits are skipped.
