@@ -24,7 +24,7 @@ func ParseFragment(text string, scope map[string]string) (*Fragment, error) {
 		sc[k] = v
 	}
 	p := &parser{s: text}
-	root := &Node{Kind: DocumentNode, End: len(text)}
+	root := &Node{Kind: DocumentNode, End: len(text), frag: true}
 	if err := p.parse(root, sc); err != nil {
 		return nil, fmt.Errorf("fragment: %w", err)
 	}

@@ -66,6 +66,7 @@ type Node struct {
 	// resolved), a comment's or CDATA section's content, a processing instruction's target.
 	Data string
 
+	frag  bool              // a fragment's document node: top-level text is content
 	index int               // position in Parent.Children (or Parent.Attrs)
 	decls map[string]string // namespace declarations made on this element: prefix ("" = default) -> URI
 }
@@ -99,7 +100,7 @@ func (n *Node) appendText(b *strings.Builder) {
 	for _, c := range n.Children {
 		switch c.Kind {
 		case TextNode, CDataNode:
-			if c.Parent.Kind != DocumentNode {
+			if c.Parent.Kind != DocumentNode || c.Parent.frag {
 				b.WriteString(c.Data)
 			}
 		case ElementNode:
