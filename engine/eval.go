@@ -114,14 +114,16 @@ func evalAttrs(args *Args, schema []Attr, attrs map[string]*hcl.Attribute, ctx *
 			}
 			continue
 		}
-		v, d := evalAttr(a, s.Type, ctx)
+		// Secrets are collected before conversion: converting an object with one sensitive
+		// attribute to a map would mark the whole map and mask its other values too.
+		raw, d := a.Expr.Value(ctx)
 		diags = append(diags, d...)
 		if d.HasErrors() {
 			continue
 		}
 		sensitive := false
-		if v.ContainsMarked() {
-			unmarked, pvm := v.UnmarkDeepWithPaths()
+		if raw.ContainsMarked() {
+			unmarked, pvm := raw.UnmarkDeepWithPaths()
 			for _, pm := range pvm {
 				if _, ok := pm.Marks[SensitiveMark]; ok {
 					sensitive = true
@@ -130,8 +132,13 @@ func evalAttrs(args *Args, schema []Attr, attrs map[string]*hcl.Attribute, ctx *
 					}
 				}
 			}
-			v = unmarked
 		}
+		v, d := evalAttr(a, s.Type, ctx)
+		diags = append(diags, d...)
+		if d.HasErrors() {
+			continue
+		}
+		v, _ = v.UnmarkDeep()
 		if v.IsNull() && s.Default != cty.NilVal {
 			v = s.Default
 		}

@@ -46,6 +46,23 @@ func baseFunctions(dir string) map[string]function.Function {
 		"sha256": sha256Func,
 	}
 	fns["file"] = fileFunc(dir)
+	fns["abspath"] = function.New(&function.Spec{
+		Description: "A controller path made absolute, relative paths being relative to the playbook.",
+		Params:      []function.Parameter{{Name: "path", Type: cty.String}},
+		Type:        function.StaticReturnType(cty.String),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			return cty.StringVal(filepath.Clean(resolve(dir, args[0].AsString()))), nil
+		},
+	})
+	fns["fileexists"] = function.New(&function.Spec{
+		Description: "Whether a file exists on the controller, relative to the playbook.",
+		Params:      []function.Parameter{{Name: "path", Type: cty.String}},
+		Type:        function.StaticReturnType(cty.Bool),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			_, err := os.Stat(resolve(dir, args[0].AsString()))
+			return cty.BoolVal(err == nil), nil
+		},
+	})
 	fns["filesha256"] = fileSHA256Func(dir)
 	fns["templatefile"] = templateFileFunc(dir, fns)
 	return fns

@@ -62,7 +62,7 @@ type Change struct {
 	// re-runs Check before applying and refuses when it differs.
 	Fingerprint string `json:"fingerprint,omitempty"`
 	// Undo is the record Revert needs; the engine journals it before Apply.
-	Undo Undo `json:"undo"`
+	Undo Undo `json:"-"`
 	// Effects are what Apply will leave on the host, applied to the plan's overlay so that later
 	// tasks are planned against them.
 	Effects []Effect `json:"-"`

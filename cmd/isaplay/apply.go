@@ -22,21 +22,24 @@ const (
 )
 
 type applyFlags struct {
-	yes       bool
-	onFailure string
-	message   string
+	yes        bool
+	onFailure  string
+	message    string
+	expectHash string
 }
 
 func applyCmd(g *globals) *cobra.Command {
 	var f applyFlags
 	cmd := &cobra.Command{
-		Use:   "apply PLAYBOOK",
+		Use:   "apply PLAYBOOK | PLANFILE",
 		Short: "Plan, show the plan, ask, then apply it; undo this run's changes if it fails",
 		Long: "apply plans the playbook, shows the plan and asks (unless --yes). Each change is journaled in the\n" +
 			"state directory before it is made. When a task fails, by default every change of this run is\n" +
 			"undone in reverse order on every host (--on-failure=stop keeps them for `isaplay rollback`).\n" +
 			"Exit codes: 0 applied (or nothing to do), 1 failed (rolled back cleanly, or nothing changed),\n" +
-			"3 failed and the rollback is incomplete: run `isaplay rollback` once the hosts are reachable.",
+			"3 failed and the rollback is incomplete: run `isaplay rollback` once the hosts are reachable.\n" +
+			"Given a file saved by `plan --out`, apply re-plans with the same inputs (secrets supplied again)\n" +
+			"and refuses unless every change equals the saved one; it then applies without asking.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if f.onFailure != "rollback" && f.onFailure != "stop" {
@@ -48,6 +51,7 @@ func applyCmd(g *globals) *cobra.Command {
 	cmd.Flags().BoolVarP(&f.yes, "yes", "y", false, "apply without asking")
 	cmd.Flags().StringVar(&f.onFailure, "on-failure", "rollback", "what to do when a task fails: rollback or stop")
 	cmd.Flags().StringVarP(&f.message, "message", "m", "", "a note kept with the run, such as a change-ticket id")
+	cmd.Flags().StringVar(&f.expectHash, "expect-hash", "", "refuse unless the plan's hash is this one (from the reviewed plan)")
 	return cmd
 }
 
@@ -74,8 +78,20 @@ func (g *globals) interruptible(parent context.Context) (context.Context, func()
 }
 
 func (g *globals) apply(parent context.Context, path string, f applyFlags) error {
+	if err := g.checkFormat(); err != nil {
+		return err
+	}
 	ctx, stop := g.interruptible(parent)
 	defer stop()
+	var saved *engine.SavedPlan
+	if engine.IsPlanFile(path) {
+		var err error
+		if saved, err = g.restoreInputs(path); err != nil {
+			return err
+		}
+		path = saved.Inputs.Playbook
+		f.yes = true
+	}
 	l, err := g.load(path, false)
 	if err != nil {
 		return err
@@ -86,15 +102,23 @@ func (g *globals) apply(parent context.Context, path string, f applyFlags) error
 	cfg := g.config(l, runID, conns)
 	plan, err := engine.PlanRun(ctx, cfg)
 	if plan != nil {
-		if rerr := engine.RenderText(g.stdout, plan, engine.TextOptions{Color: g.colorOut()}); rerr != nil {
+		if rerr := g.render(plan, false); rerr != nil {
 			return rerr
 		}
 	}
 	if err != nil {
 		return g.handleErr(err)
 	}
+	if saved != nil {
+		if err := engine.CompareToSaved(saved.Plan, plan); err != nil {
+			return fmt.Errorf("refusing to apply %s: %w", saved.Inputs.Playbook, err)
+		}
+	}
+	if f.expectHash != "" && plan.Hash() != f.expectHash {
+		return fmt.Errorf("refusing to apply: the plan's hash is %s, not the expected %s", plan.Hash(), f.expectHash)
+	}
 	if !plan.HasChanges() {
-		fmt.Fprintln(g.stdout, "No changes. Every host is in sync.")
+		g.say("No changes. Every host is in sync.")
 		return nil
 	}
 	if !f.yes {
@@ -114,15 +138,15 @@ func (g *globals) apply(parent context.Context, path string, f applyFlags) error
 	}
 	defer w.Close()
 	defer conns.Unlock(context.Background())
-	fmt.Fprintf(g.stdout, "\nApplying run %s (journal: %s)\n", runID, journal.Dir(g.stateDirectory(), runID))
+	g.say(fmt.Sprintf("\nApplying run %s (journal: %s)", runID, journal.Dir(g.stateDirectory(), runID)))
 	cfg.Reviewed = plan
 	cfg.Events = g.progress()
 	cfg.Journal = w
 	cfg.Lock = true
 	result, applyErr := engine.ApplyRun(ctx, cfg)
 	if result != nil {
-		fmt.Fprintln(g.stdout)
-		if rerr := engine.RenderText(g.stdout, result, engine.TextOptions{Color: g.colorOut(), Applied: true}); rerr != nil {
+		g.say("")
+		if rerr := g.render(result, true); rerr != nil {
 			return rerr
 		}
 	}
@@ -135,7 +159,7 @@ func (g *globals) apply(parent context.Context, path string, f applyFlags) error
 		g.handleErr(applyErr)
 		return exitError{code: 1}
 	}
-	fmt.Fprintf(g.stdout, "\nThe run failed; rolling back its changes.\n")
+	g.say("\nThe run failed; rolling back its changes.")
 	run, err := journal.Load(g.stateDirectory(), runID)
 	if err != nil {
 		return err
@@ -151,6 +175,42 @@ func (g *globals) apply(parent context.Context, path string, f applyFlags) error
 	w.End(journal.StatusRolledBack)
 	fmt.Fprintln(g.stderr, "Every change of this run was rolled back.")
 	return exitError{code: 1}
+}
+
+// say prints a line for people; with --format json it goes to stderr so stdout stays JSON.
+func (g *globals) say(line string) {
+	if g.format == "json" {
+		fmt.Fprintln(g.stderr, line)
+		return
+	}
+	fmt.Fprintln(g.stdout, line)
+}
+
+// restoreInputs reads a saved plan and takes its inputs (inventory, var files, non-sensitive
+// --var values, --limit, --tags); the inventory must be unchanged.
+func (g *globals) restoreInputs(path string) (*engine.SavedPlan, error) {
+	sp, err := engine.ReadPlanFile(path)
+	if err != nil {
+		return nil, err
+	}
+	in := sp.Inputs
+	if g.inventory == "" {
+		g.inventory = in.Inventory
+	}
+	sum, err := engine.FileSHA256(g.inventory)
+	if err != nil {
+		return nil, err
+	}
+	if sum != in.InventorySHA256 {
+		return nil, fmt.Errorf("refusing to apply %s: the inventory %s changed since the plan was made", path, g.inventory)
+	}
+	if len(g.varFiles) == 0 {
+		g.varFiles = in.VarFiles
+	}
+	g.vars = append(append([]string{}, in.Vars...), g.vars...)
+	g.limit, g.tags = in.Limit, in.Tags
+	g.say(fmt.Sprintf("Applying the saved plan %s (hash %s, made %s).", path, sp.PlanHash, sp.Created.Format("2006-01-02 15:04 MST")))
+	return sp, nil
 }
 
 func (g *globals) rollbackOptions(conns *engine.Conns, force bool) journal.RollbackOptions {

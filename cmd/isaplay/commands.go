@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/hcl/v2/ext/typeexpr"
@@ -46,11 +48,18 @@ func countTasks(pb *engine.Playbook) int {
 
 func planCmd(g *globals) *cobra.Command {
 	var detailed bool
+	var out string
 	cmd := &cobra.Command{
 		Use:   "plan PLAYBOOK",
 		Short: "Show exactly what apply would change, reading every host and writing nothing",
-		Args:  cobra.ExactArgs(1),
+		Long: "plan reads every host and shows what apply would change, with exact diffs (secrets masked).\n" +
+			"--out saves it for review; `isaplay apply FILE` then applies exactly that plan, refusing on drift.\n" +
+			"Exit codes: 0 success, 1 error; with --detailed-exitcode, 2 when the plan has changes.",
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := g.checkFormat(); err != nil {
+				return err
+			}
 			l, err := g.load(args[0], false)
 			if err != nil {
 				return err
@@ -59,27 +68,104 @@ func planCmd(g *globals) *cobra.Command {
 			defer conns.Close()
 			plan, err := engine.PlanRun(cmd.Context(), g.config(l, "plan", conns))
 			if plan != nil {
-				if rerr := engine.RenderText(g.stdout, plan, engine.TextOptions{Color: g.colorOut()}); rerr != nil {
+				if rerr := g.render(plan, false); rerr != nil {
 					return rerr
 				}
 			}
 			if err != nil {
 				return g.handleErr(err)
 			}
+			if out != "" {
+				if err := g.savePlan(out, l, plan); err != nil {
+					return err
+				}
+				fmt.Fprintf(g.stderr, "Saved the plan to %s (hash %s). Apply exactly it with: isaplay apply %s\n", out, plan.Hash(), out)
+			}
 			if detailed && plan.HasChanges() {
-				return exitError{code: 2}
+				return exitError{code: exitChanges}
 			}
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 2 when the plan has changes (0: none, 1: error)")
+	cmd.Flags().StringVarP(&out, "out", "o", "", "save the plan to this file for `isaplay apply FILE`")
 	return cmd
 }
 
-// progress prints one line per task per host as tasks finish.
+func (g *globals) checkFormat() error {
+	switch g.format {
+	case "text", "markdown", "json":
+		return nil
+	}
+	return fmt.Errorf("--format must be text, markdown or json, not %q", g.format)
+}
+
+// render writes a plan or an apply report in the chosen format.
+func (g *globals) render(p *engine.Plan, applied bool) error {
+	o := engine.TextOptions{Color: g.colorOut(), Applied: applied}
+	switch g.format {
+	case "markdown":
+		return engine.RenderMarkdown(g.stdout, p, o)
+	case "json":
+		if applied {
+			return g.emitJSON(struct {
+				Type   string               `json:"type"`
+				Result engine.PlanDocument `json:"result"`
+			}{"result", engine.PlanDocument{Plan: p, PlanHash: p.Hash(), Applied: true}})
+		}
+		return engine.RenderJSON(g.stdout, p, o)
+	}
+	return engine.RenderText(g.stdout, p, o)
+}
+
+func (g *globals) emitJSON(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(g.stdout, g.redactor.Redact(string(b)))
+	return err
+}
+
+// savePlan writes the plan with the inputs it came from; sensitive variables are left out.
+func (g *globals) savePlan(path string, l *loaded, plan *engine.Plan) error {
+	sum, err := engine.FileSHA256(g.inventory)
+	if err != nil {
+		return err
+	}
+	sensitive := map[string]bool{}
+	for _, v := range l.pb.Variables {
+		sensitive[v.Name] = v.Sensitive
+	}
+	var vars []string
+	for _, kv := range g.vars {
+		name, _, _ := strings.Cut(kv, "=")
+		if !sensitive[name] {
+			vars = append(vars, kv)
+		}
+	}
+	return engine.WritePlanFile(path, &engine.SavedPlan{
+		IsaplayVersion: Version, Created: nowUTC(), Plan: plan,
+		Inputs: engine.Inputs{Playbook: l.pb.File, Inventory: g.inventory, InventorySHA256: sum,
+			VarFiles: g.varFiles, Vars: vars, Limit: g.limit, Tags: g.tags},
+	})
+}
+
+// progress prints one line per task per host as tasks finish (a JSON event with --format json).
 func (g *globals) progress() func(engine.Event) {
+	var mu sync.Mutex
 	return func(ev engine.Event) {
 		if ev.Kind != "task_done" {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if g.format == "json" {
+			e := engine.EventJSON{Type: "task", Play: ev.Play, Task: ev.Task, Host: ev.Host, Status: ev.Status, ElapsedMS: ev.Elapsed.Milliseconds()}
+			if ev.Err != nil {
+				e.Error = ev.Err.Error()
+			}
+			g.emitJSON(e)
 			return
 		}
 		status := string(ev.Status)

@@ -21,6 +21,7 @@ func TestScripts(t *testing.T) {
 		UpdateScripts: os.Getenv("UPDATE_SCRIPTS") == "1",
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("ISAPLAY_STATE_DIR", env.WorkDir+"/.isaplay")
+			env.Setenv("HOME", env.WorkDir)
 			return nil
 		},
 	})

@@ -38,6 +38,7 @@ type globals struct {
 	verbose   bool
 	hostKey   string
 	noColor   bool
+	format    string
 
 	stdin          io.Reader
 	stdout, stderr io.Writer
@@ -70,6 +71,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "print more detail")
 	pf.StringVar(&g.hostKey, "host-key", "strict", "host key policy: strict, accept-new (pin unknown keys) or off (warns)")
 	pf.BoolVar(&g.noColor, "no-color", false, "never use colours")
+	pf.StringVar(&g.format, "format", "text", "output of plan and apply: text, markdown or json")
 	root.AddCommand(validateCmd(g), planCmd(g), applyCmd(g), rollbackCmd(g), runsCmd(g), modulesCmd(g), versionCmd(g))
 	root.SetArgs(args)
 	err := root.Execute()

@@ -51,7 +51,9 @@ func (l *Conn) Run(ctx context.Context, c conn.Command) (conn.Result, error) {
 		argv = append(append([]string{}, l.Sudo...), argv...)
 	}
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Dir = abs(".")
+	if dir := abs("."); dirExists(dir) {
+		cmd.Dir = dir
+	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdin = c.Stdin
 	cmd.Stdout = &stdout
@@ -193,4 +195,9 @@ func stat(p string) (conn.FileInfo, error) {
 		fi.Type = conn.TypeOther
 	}
 	return fi, nil
+}
+
+func dirExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
 }

@@ -101,12 +101,8 @@ func (m Module) Check(ctx context.Context, h *engine.Host, args *engine.Args) (*
 	if format == "" {
 		format = FormatAuto
 	}
+	// Sensitive values in set are known to h's redactor already (the engine adds them).
 	set := args.StringMap("set")
-	if args.Sensitive("set") {
-		for _, v := range set {
-			h.AddSecret(v)
-		}
-	}
 	out, res := Edit(data, path.Base(p), set, args.Strings("remove"), format)
 	summary := p + ": " + res.Summary()
 	c := fileedit.NewChange(h, Name, fi, data, out, fileedit.Keep(fi), summary, secretLines(data), secretLines(out))
