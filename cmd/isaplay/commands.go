@@ -109,7 +109,7 @@ func (g *globals) render(p *engine.Plan, applied bool) error {
 	case "json":
 		if applied {
 			return g.emitJSON(struct {
-				Type   string               `json:"type"`
+				Type   string              `json:"type"`
 				Result engine.PlanDocument `json:"result"`
 			}{"result", engine.PlanDocument{Plan: p, PlanHash: p.Hash(), Applied: true}})
 		}
