@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -247,5 +248,34 @@ func TestErrors(t *testing.T) {
 				t.Fatalf("error %v, want %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestOwner gives the created top-level entries (recursively) to the named owner.
+func TestOwner(t *testing.T) {
+	src := writeZip(t, t.TempDir(), []member{{name: "app/conf/a.properties", mode: 0o644, data: []byte("a=1\n")}})
+	dest := t.TempDir()
+	h := modtest.Host(t)
+	a := engine.NewArgs(Name, map[string]cty.Value{"src": cty.StringVal(src), "dest": cty.StringVal(dest),
+		"creates": cty.StringVal("app/conf/a.properties"), "owner": cty.StringVal("daemon"), "group": cty.StringVal("daemon")})
+	plan := modtest.Plan(t, h, Module{}, a)
+	for _, e := range plan.Effects {
+		if e.Kind == engine.EffectFile && e.UID != 1 {
+			t.Errorf("effect %s uid %d, want 1", e.Path, e.UID)
+		}
+	}
+	c := modtest.Apply(t, h, Module{}, a)
+	for _, p := range []string{"app", "app/conf", "app/conf/a.properties"} {
+		st, err := os.Stat(filepath.Join(dest, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if uid := st.Sys().(*syscall.Stat_t).Uid; uid != 1 {
+			t.Errorf("%s uid %d, want 1 (daemon)", p, uid)
+		}
+	}
+	modtest.Revert(t, h, Module{}, c)
+	if _, err := os.Stat(filepath.Join(dest, "app")); !os.IsNotExist(err) {
+		t.Fatal("revert left app")
 	}
 }
