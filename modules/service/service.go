@@ -30,10 +30,9 @@ const (
 	MethodSystemd = "systemd"
 )
 
-// ResultType is the type of both tasks' results: whether this task started (or stopped) the
-// service, the log cursor taken just before it did ("" when it did nothing), and the pid.
+// ResultType is the type of both tasks' results: the log cursor taken just before this task
+// started (or stopped) the service ("" when it did nothing) and the pid. The engine adds changed.
 var ResultType = cty.Object(map[string]cty.Type{
-	"changed":    cty.Bool,
 	"log_cursor": cty.String,
 	"pid":        cty.String,
 })
@@ -294,6 +293,6 @@ func newUndo(h *engine.Host, name string, s *service, r undoRecord) engine.Undo 
 	return engine.NewUndo(name, r)
 }
 
-func result(changed bool, cursor, pid cty.Value) cty.Value {
-	return cty.ObjectVal(map[string]cty.Value{"changed": cty.BoolVal(changed), "log_cursor": cursor, "pid": pid})
+func result(cursor, pid cty.Value) cty.Value {
+	return cty.ObjectVal(map[string]cty.Value{"log_cursor": cursor, "pid": pid})
 }

@@ -31,7 +31,7 @@ type TaskChanges interface {
 func (StartModule) Schema() engine.Schema {
 	attrs := commonAttrs("120s", "the process to be running (pid file naming a live process, or the unit active)")
 	attrs = append(attrs,
-		engine.Attr{Name: "restart", Type: cty.Bool, Description: "Restart the service when it is already running (e.g. computed from earlier tasks' results). Carbon reads conf/ only at startup."},
+		engine.Attr{Name: "restart", Type: cty.Bool, Description: "Restart the service when it is already running, e.g. restart = result.axis2.changed || result.event_processor.changed (Carbon reads conf/ only at startup)."},
 		engine.Attr{Name: "restart_on_change", Type: cty.List(cty.String), Description: "Names of earlier tasks: restart a running service when one of them changed something on this host."},
 	)
 	return engine.Schema{
@@ -113,13 +113,13 @@ func (StartModule) Check(ctx context.Context, h *engine.Host, args *engine.Args)
 			return c, nil
 		default:
 			c.Action, c.Summary = engine.ActionNone, fmt.Sprintf("%s is running (pid %s)", s.name(), st.pid)
-			c.Result = result(false, cty.StringVal(""), cty.StringVal(st.pid))
+			c.Result = result(cty.StringVal(""), cty.StringVal(st.pid))
 			return c, nil
 		}
 		c.Details = []string{"run: " + h.Redact(s.control("stop")), "run: " + h.Redact(s.control("start"))}
 		c.Undo = newUndo(h, NameStart, s, undoRecord{Restarted: true})
 		c.Private = &startPrivate{svc: s, restart: true}
-		c.Result = result(true, unknown, unknown)
+		c.Result = result(unknown, unknown)
 		return c, nil
 	}
 	c := &engine.Change{
@@ -130,7 +130,7 @@ func (StartModule) Check(ctx context.Context, h *engine.Host, args *engine.Args)
 		Fingerprint: "stopped",
 		Undo:        newUndo(h, NameStart, s, undoRecord{Started: true}),
 		Private:     &startPrivate{svc: s},
-		Result:      result(true, unknown, unknown),
+		Result:      result(unknown, unknown),
 	}
 	if st.pid != "" {
 		c.Summary += " (stale pid file names " + st.pid + ")"
@@ -154,7 +154,7 @@ func (StartModule) Apply(ctx context.Context, h *engine.Host, c *engine.Change) 
 	if err != nil {
 		return err
 	}
-	c.Result = result(true, cty.StringVal(st.cursor), cty.StringVal(st.pid))
+	c.Result = result(cty.StringVal(st.cursor), cty.StringVal(st.pid))
 	return nil
 }
 
@@ -191,7 +191,7 @@ func (StopModule) Check(ctx context.Context, h *engine.Host, args *engine.Args) 
 	}
 	if !st.running {
 		return &engine.Change{Action: engine.ActionNone, Summary: s.name() + " is not running", Fingerprint: "stopped",
-			Result: result(false, cty.StringVal(""), cty.StringVal(""))}, nil
+			Result: result(cty.StringVal(""), cty.StringVal(""))}, nil
 	}
 	return &engine.Change{
 		Action:      engine.ActionRun,
@@ -201,7 +201,7 @@ func (StopModule) Check(ctx context.Context, h *engine.Host, args *engine.Args) 
 		Fingerprint: "running " + st.pid,
 		Undo:        newUndo(h, NameStop, s, undoRecord{Stopped: true}),
 		Private:     &startPrivate{svc: s},
-		Result:      result(true, cty.UnknownVal(cty.String), cty.StringVal(st.pid)),
+		Result:      result(cty.UnknownVal(cty.String), cty.StringVal(st.pid)),
 	}, nil
 }
 
@@ -216,7 +216,7 @@ func (StopModule) Apply(ctx context.Context, h *engine.Host, c *engine.Change) e
 	if err != nil {
 		return err
 	}
-	c.Result = result(true, cty.StringVal(st.cursor), before)
+	c.Result = result(cty.StringVal(st.cursor), before)
 	return nil
 }
 
