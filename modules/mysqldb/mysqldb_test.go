@@ -15,6 +15,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 	"github.com/isaplay/isaplay/engine"
 	"github.com/isaplay/isaplay/inventory/local"
+	"github.com/isaplay/isaplay/modules/internal/wso2ref"
 	"github.com/isaplay/isaplay/modules/mysqldb/dbconn"
 	"github.com/isaplay/isaplay/modules/mysqldb/mariadbtest"
 	"github.com/zclconf/go-cty/cty"
@@ -86,30 +87,6 @@ func schema(db, script string, extra map[string]cty.Value) *engine.Args {
 		v[k] = x
 	}
 	return engine.NewArgs("schema", v)
-}
-
-func referenceDir(t *testing.T) string {
-	t.Helper()
-	if d := os.Getenv("ISAPLAY_WSO2_REFERENCE"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			cand := filepath.Join(dir, "..", "shared", "wso2-reference")
-			if _, err := os.Stat(cand); err == nil {
-				return cand
-			}
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("WSO2 reference files not found: set ISAPLAY_WSO2_REFERENCE")
-		}
-		dir = parent
-	}
 }
 
 // recorder counts the statements sent through dbconn and keeps every output for the leak check.
@@ -204,7 +181,7 @@ func userExists(t *testing.T, db *sql.DB, name, host string) bool {
 // TestWSO2PatternDatabases runs Phase A of pattern 2 on a real server: four databases, users
 // per node IP with grants, and the real WSO2 scripts loaded into userdb and regdb.
 func TestWSO2PatternDatabases(t *testing.T) {
-	ref := referenceDir(t)
+	ref := wso2ref.Dir(t)
 	admin := server.Admin(t)
 	const anPass = `s3cr'et\pa"ss;--`
 	const isPass = "Is-Pass-4242"
@@ -247,6 +224,7 @@ func TestWSO2PatternDatabases(t *testing.T) {
 	if plan.Action != engine.ActionCreate {
 		t.Errorf("plan action %s", plan.Action)
 	}
+	t.Logf("plan: %s %s; risks %v", plan.Action, plan.Summary, plan.Risks)
 	details := strings.Join(plan.Details, "\n")
 	for _, want := range []string{
 		"CREATE DATABASE `userdb` CHARACTER SET latin1;",
@@ -353,7 +331,7 @@ func TestWSO2PatternDatabases(t *testing.T) {
 	if sent := rec.reset(); len(sent) != 0 {
 		t.Errorf("second apply sent %d statements: %v", len(sent), sent)
 	}
-	t.Logf("second check: %d SELECTs in one batch", len(reads))
+	t.Logf("second check: %s %q, %d SELECTs in one batch\n%s", again.Action, again.Summary, len(reads), strings.Join(again.Details, "\n"))
 
 	// Undo: drops exactly what was created.
 	if err := m.CheckRevert(ctx, h, c.Undo); err != nil {
@@ -391,7 +369,7 @@ func TestHalfLoadedSchema(t *testing.T) {
 	admin := server.Admin(t)
 	exec(t, admin, "CREATE DATABASE half", "CREATE TABLE half.UM_TENANT (a INT)", "CREATE TABLE half.REG_LOG (a INT)")
 	t.Cleanup(func() { exec(t, admin, "DROP DATABASE IF EXISTS half") })
-	args := engine.NewArgs(Name, conn(nil), schema("half", filepath.Join(referenceDir(t), "dbscripts", "mysql.sql"), nil))
+	args := engine.NewArgs(Name, conn(nil), schema("half", filepath.Join(wso2ref.Dir(t), "dbscripts", "mysql.sql"), nil))
 	_, err := Module{}.Check(context.Background(), newHost(t).Planning(), args)
 	if err == nil {
 		t.Fatal("no error for a half-loaded schema")

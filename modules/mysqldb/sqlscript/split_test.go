@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/isaplay/isaplay/modules/internal/wso2ref"
 )
 
 func TestSplit(t *testing.T) {
@@ -101,36 +103,10 @@ func TestCreatedTables(t *testing.T) {
 	}
 }
 
-// referenceDir finds the real WSO2 files: $ISAPLAY_WSO2_REFERENCE, else shared/wso2-reference
-// beside the repository. A test that needs them fails when they cannot be found.
-func referenceDir(t *testing.T) string {
-	t.Helper()
-	if d := os.Getenv("ISAPLAY_WSO2_REFERENCE"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		cand := filepath.Join(dir, "..", "shared", "wso2-reference")
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			if _, err := os.Stat(cand); err == nil {
-				return cand
-			}
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("WSO2 reference files not found: set ISAPLAY_WSO2_REFERENCE")
-		}
-		dir = parent
-	}
-}
-
 func TestRealWSO2Scripts(t *testing.T) {
 	for _, name := range []string{"mysql.sql", "mysql5.7.sql"} {
 		t.Run(name, func(t *testing.T) {
-			b, err := os.ReadFile(filepath.Join(referenceDir(t), "dbscripts", name))
+			b, err := os.ReadFile(filepath.Join(wso2ref.Dir(t), "dbscripts", name))
 			if err != nil {
 				t.Fatal(err)
 			}
