@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode/utf8"
 )
 
 // Edit replaces Text[Start:End] of a document with New. An insertion has Start == End.
@@ -58,6 +59,9 @@ func EscapeText(s string) (string, error) { return escape(s, 0) }
 func EscapeAttr(s string, quote byte) (string, error) { return escape(s, quote) }
 
 func escape(s string, quote byte) (string, error) {
+	if !utf8.ValidString(s) {
+		return "", fmt.Errorf("value is not valid UTF-8")
+	}
 	var b strings.Builder
 	for _, r := range s {
 		if !isXMLChar(r) {

@@ -3,6 +3,7 @@ package xmldoc
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Fragment is parsed XML content (any number of elements, text and comments) as a node whose
@@ -19,6 +20,9 @@ type Fragment struct {
 // ParseFragment parses XML content as it would be read inside an element with the given
 // namespace bindings (prefix, "" for the default, -> URI).
 func ParseFragment(text string, scope map[string]string) (*Fragment, error) {
+	if !utf8.ValidString(text) {
+		return nil, fmt.Errorf("fragment is not valid UTF-8")
+	}
 	sc := map[string]string{}
 	for k, v := range scope {
 		sc[k] = v
