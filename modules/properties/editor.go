@@ -83,20 +83,21 @@ func parse(data []byte) []entry {
 	return out
 }
 
-// physical returns the physical line starting at pos without its line ending, the ending, and
-// where the next line starts.
+// physical returns the physical line starting at pos without its line ending, the ending
+// ("\n", "\r\n", a lone "\r" as Properties.load also ends lines with, or "" at the end of the
+// file), and where the next line starts.
 func physical(data []byte, pos int) (string, string, int) {
 	i := pos
-	for i < len(data) && data[i] != '\n' {
+	for i < len(data) && data[i] != '\n' && data[i] != '\r' {
 		i++
 	}
-	if i == len(data) {
+	switch {
+	case i == len(data):
 		return string(data[pos:]), "", i
+	case data[i] == '\r' && i+1 < len(data) && data[i+1] == '\n':
+		return string(data[pos:i]), "\r\n", i + 2
 	}
-	if i > pos && data[i-1] == '\r' {
-		return string(data[pos : i-1]), "\r\n", i + 1
-	}
-	return string(data[pos:i]), "\n", i + 1
+	return string(data[pos:i]), string(data[i]), i + 1
 }
 
 func oddBackslashes(s string) bool {
@@ -402,8 +403,8 @@ func Edit(data []byte, name string, set map[string]string, remove []string, form
 		}
 	}
 	if len(appended) > 0 {
-		finalNL := len(data) == 0 || data[len(data)-1] == '\n'
-		if len(out) > 0 && out[len(out)-1] != '\n' {
+		finalNL := len(data) == 0 || data[len(data)-1] == '\n' || data[len(data)-1] == '\r'
+		if len(out) > 0 && out[len(out)-1] != '\n' && out[len(out)-1] != '\r' {
 			out = append(out, eol...)
 		}
 		if n := len(entries); n > 0 && entries[n-1].dangling {
