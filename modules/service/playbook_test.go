@@ -87,7 +87,6 @@ play "verify" {
 }
 `
 
-
 func registry() *engine.Registry {
 	r := engine.NewRegistry()
 	r.Register(NameStart, StartModule{})
