@@ -74,6 +74,8 @@ type step struct {
 	plus, minus int
 	// crlf: every line of the result must end in CRLF.
 	crlf bool
+	// golden names the file under testdata/xml/golden holding the expected diff.
+	golden string
 }
 
 func steps() []step {
@@ -111,6 +113,7 @@ func steps() []step {
 			},
 			counts: map[string]int{ds: 3, "/datasources-configuration/datasources/comment()": 2},
 			plus:   36,
+			golden: "c1-master-datasources.diff",
 		},
 		{
 			name:   "C2 analytics-datasources point both stores at MySQL",
@@ -201,7 +204,8 @@ func steps() []step {
 			counts: map[string]int{hz + "/members/member": 2},
 			// +1 -1 for each of the four changed lines; members: one line changed, four added.
 			plus: 9, minus: 5,
-			crlf: true,
+			crlf:   true,
+			golden: "c6-axis2.diff",
 		},
 		{
 			name: "C7 event-processor: disable Single, enable HA",
@@ -259,6 +263,7 @@ func steps() []step {
 			},
 			counts: map[string]int{"/Server/Ports/Offset": 0, "//c:DeploymentSynchronizer": 1},
 			plus:   3, minus: 1,
+			golden: "c10-carbon.diff",
 		},
 		{
 			name: "F9 catalina-server Connector proxyPort (one attribute per line)",
@@ -316,6 +321,9 @@ func TestSteps(t *testing.T) {
 				}
 			} else if plan.Action != engine.ActionUpdate {
 				t.Fatalf("action %s, want update", plan.Action)
+			}
+			if st.golden != "" {
+				golden(t, st.golden, stablePath(plan.Diff, p))
 			}
 			for _, secret := range []string{anDBPass, escText(anDBPass), "Pa&amp;ss"} {
 				if strings.Contains(plan.Diff, secret) {

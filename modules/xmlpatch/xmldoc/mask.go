@@ -37,6 +37,9 @@ func (d *Document) secretSpans() [][2]int {
 				}
 			}
 			if secret {
+				if a := n.Attr("", "value"); a != nil && a.ValEnd > a.ValStart && !SecretName(a.Local) {
+					spans = append(spans, [2]int{a.ValStart, a.ValEnd})
+				}
 				for _, c := range n.Children {
 					if (c.Kind == TextNode || c.Kind == CDataNode) && !isBlank(c.Data) {
 						// Mask the value, not the whitespace around it.

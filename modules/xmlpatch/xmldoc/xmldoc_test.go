@@ -324,6 +324,7 @@ func TestMaskSecrets(t *testing.T) {
   <property name="password" encrypted="false">p3</property>
   <SvnPassword></SvnPassword>
   <user token='t'>u</user>
+  <Property name="ConnectionPassword" value="v"/>
 </c>`)
 	got := d.MaskSecrets("M")
 	want := `<c keystorePass="M">
@@ -334,6 +335,7 @@ func TestMaskSecrets(t *testing.T) {
   <property name="password" encrypted="false">M</property>
   <SvnPassword></SvnPassword>
   <user token='M'>u</user>
+  <Property name="ConnectionPassword" value="M"/>
 </c>`
 	if got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
