@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
 )
 
 // edited returns what the five edit tasks make of node i's /opt tree: the tree before with the

@@ -15,7 +15,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -38,7 +37,8 @@ func TestMain(m *testing.M) {
 	isaplayBin = filepath.Join(dir, "isaplay")
 	gobin, err := exec.LookPath("go")
 	if err != nil {
-		gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		fmt.Fprintln(os.Stderr, "e2e: the go command is needed to build isaplay:", err)
+		os.Exit(1)
 	}
 	build := exec.Command(gobin, "build", "-o", isaplayBin, "github.com/isaplay/isaplay/cmd/isaplay")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr

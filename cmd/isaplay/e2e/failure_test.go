@@ -1,0 +1,100 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// setLog replaces node i's wso2carbon.log, keeping its mode and owner.
+func (s *stand) setLog(i int, content string) {
+	s.t.Helper()
+	p := filepath.Join(s.c.NodeRoot(i), "wso2/wso2is-analytics-5.6.0/repository/logs/wso2carbon.log")
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// requireAllReverted checks a run's journal: every change has a successful revert line, and
+// the changes of the edit modules number edits (so there was something to roll back).
+func (s *stand) requireAllReverted(runID string, edits int) {
+	s.t.Helper()
+	lines := s.journal(runID)
+	intents := map[int]string{}
+	reverted := map[int]bool{}
+	nEdits := 0
+	for _, l := range lines {
+		switch l.Type {
+		case "intent":
+			intents[l.Seq] = fmt.Sprintf("%s %s", l.Record.Host, l.Record.Task)
+			if l.Record.Module != "wait_log" {
+				nEdits++
+			}
+		case "revert":
+			if l.OK {
+				reverted[l.Seq] = true
+			}
+		}
+	}
+	if nEdits != edits {
+		s.t.Errorf("journal of %s has %d edit changes, want %d", runID, nEdits, edits)
+	}
+	for seq, what := range intents {
+		if !reverted[seq] {
+			s.t.Errorf("journal of %s: change %d (%s) has no successful revert", runID, seq, what)
+		}
+	}
+}
+
+// TestFailureAtTaskKRollsBackEveryNode fails a run at task k of 6 on one node of 3 and proves
+// every node ends byte-identical to before (checksums, modes, owners, link targets), with exit
+// code 1 and the journal saying rolled_back. The failure is deterministic: a wait_log task
+// ("analytics started") finds java.net.BindException in n2's wso2carbon.log, as when a port
+// is taken, while n1 and n3 logged "WSO2 Carbon started". The table moves that task from first
+// to last, so the rollback undoes 0, 2 and 5 tasks' changes on every node.
+func TestFailureAtTaskKRollsBackEveryNode(t *testing.T) {
+	for _, k := range []int{1, 3, 6} {
+		t.Run(fmt.Sprintf("task %d of 6", k), func(t *testing.T) {
+			s := newStand(t, 3)
+			s.setLog(1, bindErrorLog)
+			tasks := append([]string{}, editTasks[:k-1]...)
+			tasks = append(tasks, taskStarted)
+			tasks = append(tasks, editTasks[k-1:]...)
+			pb := s.writePlaybook("site.hcl", playbook(tasks...))
+			before := s.snapshots()
+
+			r := s.isaplay(nil, "apply", "--yes", pb)
+			mustExit(t, r, 1)
+			t.Logf("failed apply with rollback: %s", r.elapsed)
+			out := r.stdout + r.stderr
+			if !regexp.MustCompile(`n2: .*analytics started.*java\.net\.BindException`).MatchString(out) {
+				t.Errorf("the failure does not name n2, the task and the log line:\n%s", r)
+			}
+			if !regexp.MustCompile(`Rollback: \d+ reverted, 0 failed, 0 refused\.`).MatchString(r.stdout) {
+				t.Errorf("no clean rollback report:\n%s", r)
+			}
+			runID := s.onlyRun()
+			if st := s.status(runID); st != "rolled_back" {
+				t.Errorf("journal status %q, want rolled_back", st)
+			}
+			s.requireAllReverted(runID, 3*(k-1))
+			s.requireTrees(before, "after the rolled-back run")
+			s.requireCleanHosts(runID)
+
+			runs := s.isaplay(nil, "runs")
+			mustExit(t, runs, 0)
+			if !regexp.MustCompile(regexp.QuoteMeta(runID) + `\s+rolled_back\s.*\s0\s*$`).MatchString(strings.TrimSpace(runs.stdout)) {
+				t.Errorf("isaplay runs does not show %s rolled_back with 0 pending:\n%s", runID, runs.stdout)
+			}
+			// Nothing is left to undo.
+			r = s.isaplay(nil, "rollback", "--yes")
+			mustExit(t, r, 0)
+			if !strings.Contains(r.stdout, "nothing left to undo") {
+				t.Errorf("a second rollback found something to undo:\n%s", r)
+			}
+		})
+	}
+}
