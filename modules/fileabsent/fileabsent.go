@@ -99,10 +99,10 @@ func (m Module) Check(ctx context.Context, h *engine.Host, args *engine.Args) (*
 			continue
 		case conn.TypeFile:
 			rec.Files = append(rec.Files, h.NewFileUndo(fi, ""))
-			c.Details = append(c.Details, fmt.Sprintf("remove %s (%d bytes, sha256 %s)", fi.Path, fi.Size, fi.SHA256[:12]))
+			c.Details = append(c.Details, fmt.Sprintf("%s: file of %d bytes, sha256 %s, kept as a backup for undo", fi.Path, fi.Size, fi.SHA256[:12]))
 		case conn.TypeSymlink:
 			rec.Links = append(rec.Links, link{Path: fi.Path, Target: fi.LinkTarget})
-			c.Details = append(c.Details, fmt.Sprintf("remove link %s -> %s", fi.Path, fi.LinkTarget))
+			c.Details = append(c.Details, fmt.Sprintf("%s: link to %s", fi.Path, fi.LinkTarget))
 		default:
 			return nil, fmt.Errorf("%s: is a %s; file_absent removes files and links only", fi.Path, fi.Type)
 		}

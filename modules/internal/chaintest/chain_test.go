@@ -20,6 +20,7 @@ import (
 	"github.com/isaplay/isaplay/inventory/local"
 	"github.com/isaplay/isaplay/modules/file"
 	"github.com/isaplay/isaplay/modules/fileabsent"
+	"github.com/isaplay/isaplay/modules/internal/modtest"
 	"github.com/isaplay/isaplay/modules/internal/wso2ref"
 	"github.com/isaplay/isaplay/modules/jarcopy"
 	"github.com/isaplay/isaplay/modules/lineinfile"
@@ -121,7 +122,7 @@ play "analytics" {
 }
 `
 
-func run(t *testing.T, dir string, apply bool) *engine.Plan {
+func run(t *testing.T, dir string, apply bool, reviewed *engine.Plan) *engine.Plan {
 	t.Helper()
 	p := hclparse.NewParser()
 	reg := registry()
@@ -135,7 +136,7 @@ func run(t *testing.T, dir string, apply bool) *engine.Plan {
 	}
 	conns := engine.NewConns(func(ctx context.Context, h *inventory.Host) (conn.Conn, error) { return local.New(), nil })
 	defer conns.Close()
-	cfg := engine.Config{Playbook: pb, Inventory: inv, Registry: reg, RunID: "chain", Conns: conns}
+	cfg := engine.Config{Playbook: pb, Inventory: inv, Registry: reg, RunID: "chain", Conns: conns, Reviewed: reviewed}
 	var plan *engine.Plan
 	var err error
 	if apply {
@@ -168,7 +169,7 @@ func TestPlanSeesEarlierTasks(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "site.hcl"), []byte(fmt.Sprintf(playbook, root, pack, top, jar)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	planned := run(t, dir, false)
+	planned := run(t, dir, false, nil)
 	if _, err := os.Stat(root); !os.IsNotExist(err) {
 		t.Fatalf("planning wrote to the node: %v", err)
 	}
@@ -194,7 +195,10 @@ func TestPlanSeesEarlierTasks(t *testing.T) {
 		t.Errorf("line_in_file on an unpacked file:\n%s", diffs["spark ip"])
 	}
 
-	applied := run(t, dir, true)
+	modtest.Golden(t, "fresh_node_plan", strings.ReplaceAll(render(planned), dir, "DIR"))
+
+	// Applying against the reviewed plan refuses any change whose digest differs from it.
+	applied := run(t, dir, true, planned)
 	for _, e := range applied.Entries {
 		if e.Change != nil && e.Change.Diff != diffs[e.Task] {
 			t.Errorf("%q: applied diff differs from the planned one:\nplanned:\n%s\napplied:\n%s", e.Task, diffs[e.Task], e.Change.Diff)
@@ -210,7 +214,7 @@ func TestPlanSeesEarlierTasks(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(home, "repository/components/lib", filepath.Base(jar))); err != nil {
 		t.Errorf("jar not copied: %v", err)
 	}
-	again := run(t, dir, false)
+	again := run(t, dir, false, nil)
 	if again.Summary.Change != 0 {
 		for _, e := range again.Entries {
 			if e.Status != engine.StatusInSync {
@@ -218,4 +222,22 @@ func TestPlanSeesEarlierTasks(t *testing.T) {
 			}
 		}
 	}
+}
+
+// render writes each entry's status, summary, details and diff (the engine's renderers have
+// their own golden tests).
+func render(p *engine.Plan) string {
+	var b strings.Builder
+	for _, e := range p.Entries {
+		fmt.Fprintf(&b, "%s %s (%s)\n", e.Status, e.Task, e.Module)
+		if e.Change == nil {
+			continue
+		}
+		fmt.Fprintf(&b, "  %s: %s\n", e.Change.Action, e.Change.Summary)
+		for _, d := range e.Change.Details {
+			fmt.Fprintf(&b, "  %s\n", d)
+		}
+		b.WriteString(e.Change.Diff)
+	}
+	return b.String()
 }
