@@ -322,6 +322,12 @@ func firstLine(s string) string {
 func (s *spec) plan(h *engine.Host, st *state) (*engine.Change, error) {
 	srv := st.server
 	rec := record{Conn: s.conn, Server: srv.Version}
+	// A password travels escaped inside SQL; an echo of a statement must be masked too.
+	for _, u := range s.users {
+		if q := srv.quoteString(u.Password); len(q) > 2 {
+			h.AddSecret(q[1 : len(q)-1])
+		}
+	}
 	var (
 		steps    []step
 		details  []string
