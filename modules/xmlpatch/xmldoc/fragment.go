@@ -125,13 +125,16 @@ func layoutLines(src string, scope map[string]string, unit string) ([]string, er
 }
 
 // reunit re-indents lines written with their own indentation unit (2 spaces, a tab) in unit,
-// level for level. When the lines mix tabs and spaces, or an indentation is not a whole number
-// of levels, they keep their indentation as written.
+// level for level. The unit is read from lines that start a tag; other lines (attributes
+// aligned under their tag, text) keep their offset from the tag line above them. When the
+// lines mix tabs and spaces, or a tag line is not indented a whole number of levels, they keep
+// their indentation as written.
 func reunit(lines []string, unit string) []string {
+	indent := func(l string) int { return len(l) - len(strings.TrimLeft(l, " \t")) }
 	var c byte
 	min := 0
 	for _, l := range lines {
-		n := len(l) - len(strings.TrimLeft(l, " \t"))
+		n := indent(l)
 		if n == 0 {
 			continue
 		}
@@ -139,7 +142,7 @@ func reunit(lines []string, unit string) []string {
 			return lines
 		}
 		c = l[0]
-		if min == 0 || n < min {
+		if strings.HasPrefix(l[n:], "<") && (min == 0 || n < min) {
 			min = n
 		}
 	}
@@ -147,12 +150,22 @@ func reunit(lines []string, unit string) []string {
 		return lines
 	}
 	out := make([]string, len(lines))
+	lastOld, lastNew := 0, ""
 	for i, l := range lines {
-		n := len(l) - len(strings.TrimLeft(l, " \t"))
-		if n%min != 0 {
-			return lines
+		n := indent(l)
+		switch {
+		case l == "":
+		case strings.HasPrefix(l[n:], "<"):
+			if n%min != 0 {
+				return lines
+			}
+			lastOld, lastNew = n, strings.Repeat(unit, n/min)
+			out[i] = lastNew + l[n:]
+		case n >= lastOld:
+			out[i] = lastNew + l[lastOld:]
+		default:
+			out[i] = l
 		}
-		out[i] = strings.Repeat(unit, n/min) + l[n:]
 	}
 	return out
 }

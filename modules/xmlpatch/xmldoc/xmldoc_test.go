@@ -351,3 +351,23 @@ func TestMaskSecrets(t *testing.T) {
 		}
 	}
 }
+
+func TestReunit(t *testing.T) {
+	cases := []struct {
+		in   []string
+		unit string
+		want []string
+	}{
+		{[]string{"<a>", "  <b>1</b>", "</a>"}, "    ", []string{"<a>", "    <b>1</b>", "</a>"}},
+		{[]string{"<a>", "\t<b/>", "</a>"}, "  ", []string{"<a>", "  <b/>", "</a>"}},
+		{[]string{"<a>", "  <C x=\"1\"", "     y=\"2\"/>", "</a>"}, "\t", []string{"<a>", "\t<C x=\"1\"", "\t   y=\"2\"/>", "</a>"}},
+		{[]string{"<a>", "  <b/>", "\t<c/>", "</a>"}, "    ", []string{"<a>", "  <b/>", "\t<c/>", "</a>"}},
+		{[]string{"<a>", "    <b/>", "</a>"}, "    ", []string{"<a>", "    <b/>", "</a>"}},
+	}
+	for _, tc := range cases {
+		got := reunit(append([]string(nil), tc.in...), tc.unit)
+		if strings.Join(got, "|") != strings.Join(tc.want, "|") {
+			t.Errorf("reunit(%q, %q) = %q, want %q", tc.in, tc.unit, got, tc.want)
+		}
+	}
+}
