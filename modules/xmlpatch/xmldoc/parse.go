@@ -133,10 +133,11 @@ func (p *parser) parse(root *Node, wrapScope map[string]string) error {
 		rest := p.s[p.pos:]
 		switch {
 		case strings.HasPrefix(rest, "<?"):
-			end := strings.Index(rest, "?>")
+			end := strings.Index(rest[2:], "?>")
 			if end < 0 {
 				return p.errAt(start, "unterminated processing instruction")
 			}
+			end += 2
 			body := rest[2:end]
 			target := body
 			if i := strings.IndexAny(body, " \t\r\n"); i >= 0 {
