@@ -7,6 +7,7 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/isaplay/isaplay/inventory"
@@ -19,6 +20,35 @@ type Conns struct {
 	dial func(ctx context.Context, h *inventory.Host) (conn.Conn, error)
 	mu   sync.Mutex
 	m    map[string]*connEntry
+	// Dials and RoundTrips count connections opened and remote operations made through them.
+	Dials      atomic.Int64
+	RoundTrips atomic.Int64
+}
+
+// counting wraps a connection to count its remote round trips.
+type counting struct {
+	conn.Conn
+	n *atomic.Int64
+}
+
+func (c counting) Run(ctx context.Context, cmd conn.Command) (conn.Result, error) {
+	c.n.Add(1)
+	return c.Conn.Run(ctx, cmd)
+}
+
+func (c counting) Stat(ctx context.Context, paths []string, hash bool) ([]conn.FileInfo, error) {
+	c.n.Add(1)
+	return c.Conn.Stat(ctx, paths, hash)
+}
+
+func (c counting) ReadFile(ctx context.Context, p string, become bool) (conn.FileInfo, []byte, error) {
+	c.n.Add(1)
+	return c.Conn.ReadFile(ctx, p, become)
+}
+
+func (c counting) WriteFile(ctx context.Context, p string, data []byte, opts conn.WriteOptions) error {
+	c.n.Add(1)
+	return c.Conn.WriteFile(ctx, p, data, opts)
 }
 
 type connEntry struct {
@@ -49,7 +79,13 @@ func (p *Conns) entry(name string) *connEntry {
 // Get returns h's connection, opening it on first use. A failed open is remembered.
 func (p *Conns) Get(ctx context.Context, h *inventory.Host) (conn.Conn, error) {
 	e := p.entry(h.Name)
-	e.once.Do(func() { e.c, e.err = p.dial(ctx, h) })
+	e.once.Do(func() {
+		p.Dials.Add(1)
+		e.c, e.err = p.dial(ctx, h)
+		if e.err == nil {
+			e.c = counting{Conn: e.c, n: &p.RoundTrips}
+		}
+	})
 	return e.c, e.err
 }
 

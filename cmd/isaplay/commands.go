@@ -71,6 +71,7 @@ func planCmd(g *globals) *cobra.Command {
 				if rerr := g.render(plan, false); rerr != nil {
 					return rerr
 				}
+				g.stats(conns, plan)
 			}
 			if err != nil {
 				return g.handleErr(err)
@@ -90,6 +91,25 @@ func planCmd(g *globals) *cobra.Command {
 	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 2 when the plan has changes (0: none, 1: error)")
 	cmd.Flags().StringVarP(&out, "out", "o", "", "save the plan to this file for `isaplay apply FILE`")
 	return cmd
+}
+
+// stats prints, with --verbose, how many connections and remote round trips the command made.
+func (g *globals) stats(conns *engine.Conns, p *engine.Plan) {
+	if !g.verbose {
+		return
+	}
+	checked := 0
+	for _, e := range p.Entries {
+		if e.Change != nil {
+			checked++
+		}
+	}
+	per := 0.0
+	if checked > 0 {
+		per = float64(conns.RoundTrips.Load()) / float64(checked)
+	}
+	fmt.Fprintf(g.stderr, "stats: %d connections, %d round trips, %d task-host checks, %.2f round trips per check\n",
+		conns.Dials.Load(), conns.RoundTrips.Load(), checked, per)
 }
 
 func (g *globals) checkFormat() error {
