@@ -29,6 +29,7 @@ package mysqldb
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -36,6 +37,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/isaplay/isaplay/engine"
 	"github.com/isaplay/isaplay/modules/mysqldb/dbconn"
 	"github.com/isaplay/isaplay/modules/mysqldb/sqlscript"
@@ -87,13 +89,17 @@ type spec struct {
 
 var wordRE = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
 
-// parse decodes and checks the arguments.
+// parse decodes and checks the arguments; with h, every password becomes one of its secrets.
 func parse(h *engine.Host, args *engine.Args) (*spec, error) {
+	secret := func(string) {}
+	if h != nil {
+		secret = h.AddSecret
+	}
 	p, err := dbconn.FromArgs(args)
 	if err != nil {
 		return nil, err
 	}
-	h.AddSecret(p.Password)
+	secret(p.Password)
 	s := &spec{conn: p}
 	seenDB := map[string]bool{}
 	for _, b := range args.BlocksOf("database") {
@@ -116,7 +122,7 @@ func parse(h *engine.Host, args *engine.Args) (*spec, error) {
 	seenAcct := map[string]bool{}
 	for _, b := range args.BlocksOf("user") {
 		u := userSpec{Name: b.String("name"), Hosts: b.Strings("hosts"), Password: b.String("password")}
-		h.AddSecret(u.Password)
+		secret(u.Password)
 		if err := checkName("user name", u.Name); err != nil {
 			return nil, b.Errorf("name", "%v", err)
 		}
@@ -242,6 +248,19 @@ type accountRef struct {
 }
 
 func (a accountRef) String() string { return a.User + "@" + a.Host }
+
+// Validate checks the arguments without a server: names, charsets, grants, script sources.
+func (Module) Validate(args *engine.Args) hcl.Diagnostics {
+	if _, err := parse(nil, args); err != nil {
+		var ae *engine.ArgError
+		if errors.As(err, &ae) {
+			r := ae.Range
+			return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid mysql_db argument", Detail: ae.Msg, Subject: &r}}
+		}
+		return hcl.Diagnostics{args.Diag("", "Invalid mysql_db argument", err.Error())}
+	}
+	return nil
+}
 
 // Check reads the server and returns the SQL Apply would run.
 func (Module) Check(ctx context.Context, h *engine.Host, args *engine.Args) (*engine.Change, error) {

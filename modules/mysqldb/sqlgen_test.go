@@ -3,6 +3,9 @@ package mysqldb
 import (
 	"strings"
 	"testing"
+
+	"github.com/isaplay/isaplay/engine"
+	"github.com/zclconf/go-cty/cty"
 )
 
 // TestGeneratedSQL shows the statements per server version: the password-change statement, the
@@ -183,5 +186,30 @@ func TestNativeHash(t *testing.T) {
 	// The well-known hash of "password" (SELECT PASSWORD('password')).
 	if got := nativeHash("password"); got != "*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19" {
 		t.Errorf("nativeHash = %s", got)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		block *engine.Args
+		want  string
+	}{
+		{engine.NewArgs("database", map[string]cty.Value{"name": cty.StringVal("d"), "charset": cty.StringVal("latin1; DROP")}), "not a character set name"},
+		{engine.NewArgs("user", map[string]cty.Value{"name": cty.StringVal("u"), "hosts": cty.ListVal([]cty.Value{cty.StringVal("h")}),
+			"grants": cty.ListVal([]cty.Value{cty.StringVal("ALL ON db.t")})}), "only grants on db.* or *.*"},
+		{engine.NewArgs("user", map[string]cty.Value{"name": cty.StringVal("u"), "hosts": cty.ListVal([]cty.Value{cty.StringVal("h")}),
+			"update_password": cty.StringVal("sometimes")}), "update_password must be"},
+		{engine.NewArgs("schema", map[string]cty.Value{"database": cty.StringVal("d")}), "set script"},
+		{engine.NewArgs("database", map[string]cty.Value{"name": cty.StringVal(`a\b`)}), "backslash"},
+	}
+	for _, tt := range tests {
+		diags := Module{}.Validate(engine.NewArgs(Name, nil, tt.block))
+		if !diags.HasErrors() || !strings.Contains(diags.Error(), tt.want) {
+			t.Errorf("Validate: %v, want %q", diags, tt.want)
+		}
+	}
+	ok := engine.NewArgs(Name, nil, engine.NewArgs("database", map[string]cty.Value{"name": cty.StringVal("userdb")}))
+	if diags := (Module{}).Validate(ok); diags.HasErrors() {
+		t.Errorf("valid arguments: %v", diags)
 	}
 }
