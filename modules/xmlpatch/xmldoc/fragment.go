@@ -308,9 +308,11 @@ func (d *Document) syncElement(e, f *Node, fr *Fragment) ([]Edit, error) {
 		if ea != nil {
 			ed, err = d.SetText(ea, fa.Data)
 		} else {
-			name := fa.Local
+			name := fa.Name()
 			if fa.Space != "" {
-				name = d.prefixFor(e, fa.Space) + ":" + fa.Local
+				if p := d.prefixFor(e, fa.Space); p != "" {
+					name = p + ":" + fa.Local
+				}
 			}
 			ed, err = d.SetAttr(e, name, fa.Data)
 		}
@@ -333,14 +335,15 @@ func (d *Document) syncElement(e, f *Node, fr *Fragment) ([]Edit, error) {
 }
 
 // prefixFor finds a prefix bound to space at e (for an attribute the fragment gives in a
-// namespace).
+// namespace), or "".
 func (d *Document) prefixFor(e *Node, space string) string {
+	best := ""
 	for p, u := range e.InScope() {
-		if u == space && p != "" {
-			return p
+		if u == space && p != "" && (best == "" || p < best) {
+			best = p
 		}
 	}
-	return "ns"
+	return best
 }
 
 // syncContent returns the edits that make e's content equal to f's content.

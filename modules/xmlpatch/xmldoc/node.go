@@ -10,6 +10,7 @@
 package xmldoc
 
 import (
+	"strconv"
 	"strings"
 )
 
@@ -184,7 +185,7 @@ func (n *Node) Path() string {
 				}
 			}
 			if same > 1 {
-				step += "[" + itoa(pos) + "]"
+				step += "[" + strconv.Itoa(pos) + "]"
 			}
 		case CommentNode:
 			step = "comment()"
@@ -198,26 +199,4 @@ func (n *Node) Path() string {
 		b.WriteString("/" + parts[i])
 	}
 	return b.String()
-}
-
-func itoa(i int) string {
-	if i == 0 {
-		return "0"
-	}
-	var buf [20]byte
-	p := len(buf)
-	neg := i < 0
-	if neg {
-		i = -i
-	}
-	for i > 0 {
-		p--
-		buf[p] = byte('0' + i%10)
-		i /= 10
-	}
-	if neg {
-		p--
-		buf[p] = '-'
-	}
-	return string(buf[p:])
 }
