@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/isaplay/isaplay/engine"
 	"github.com/isaplay/isaplay/modules/mysqldb/dbconn"
 	"github.com/isaplay/isaplay/modules/mysqldb/sqlscript"
@@ -78,6 +79,17 @@ func run(ctx context.Context, h *engine.Host, p *private) (string, bool, error) 
 
 func result(v string, row bool) cty.Value {
 	return cty.ObjectVal(map[string]cty.Value{"value": cty.StringVal(v), "found": cty.BoolVal(row)})
+}
+
+// Validate refuses a query that is not one reading statement, or bad connection arguments.
+func (Module) Validate(args *engine.Args) hcl.Diagnostics {
+	if _, err := dbconn.FromArgs(args); err != nil {
+		return hcl.Diagnostics{args.Diag("", "Invalid sql_check argument", err.Error())}
+	}
+	if _, err := readOnly(args.String("query")); err != nil {
+		return hcl.Diagnostics{args.Diag("query", "Invalid sql_check query", err.Error())}
+	}
+	return nil
 }
 
 // Check runs the query (one round trip). In sync when the value is as expected or no value is

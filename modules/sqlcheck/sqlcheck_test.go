@@ -148,3 +148,15 @@ func TestSchemaIsValid(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestValidate(t *testing.T) {
+	for q, ok := range map[string]bool{
+		"SELECT COUNT(*) FROM t": true, "show tables;": true, "(SELECT 1)": true,
+		"DELETE FROM t": false, "SELECT 1; SELECT 2": false, "": false, "SELECT 'open": false,
+	} {
+		diags := Module{}.Validate(engine.NewArgs(Name, map[string]cty.Value{"query": cty.StringVal(q)}))
+		if diags.HasErrors() == ok {
+			t.Errorf("Validate(%q): %v", q, diags)
+		}
+	}
+}
