@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/isaplay/isaplay/engine"
@@ -304,6 +305,9 @@ func TestSteps(t *testing.T) {
 				t.Fatal(err)
 			}
 			p := copyFile(t, src, 0o640)
+			if err := os.Chown(p, 1234, 2345); err != nil {
+				t.Fatal(err)
+			}
 			h := newHost(t, anDBPass)
 			args := task(p, st.ns, st.blocks...)
 
@@ -385,6 +389,7 @@ func TestSteps(t *testing.T) {
 				}
 			}
 			checkPreserved(t, orig, got, st.crlf)
+			checkOwner(t, p)
 
 			if again := check(t, h.Planning(), args); again.Action != engine.ActionNone {
 				t.Errorf("second Check: %s, want none:\n%s", again.Action, again.Diff)
@@ -402,9 +407,7 @@ func TestSteps(t *testing.T) {
 			if !bytes.Equal(back, orig) {
 				t.Error("Revert did not restore the original bytes")
 			}
-			if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o640 {
-				t.Errorf("mode after revert %v, want 0640", fi.Mode().Perm())
-			}
+			checkOwner(t, p)
 		})
 	}
 }
@@ -432,5 +435,18 @@ func checkPreserved(t *testing.T, orig, got []byte, crlf bool) {
 	}
 	if bytes.Count(orig, []byte("xmlns")) != bytes.Count(got, []byte("xmlns")) {
 		t.Error("namespace declarations changed")
+	}
+}
+
+// checkOwner checks that the file kept the mode and owner the test gave it.
+func checkOwner(t *testing.T, p string) {
+	t.Helper()
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	if fi.Mode().Perm() != 0o640 || st.Uid != 1234 || st.Gid != 2345 {
+		t.Errorf("mode %v owner %d:%d, want 0640 1234:2345", fi.Mode().Perm(), st.Uid, st.Gid)
 	}
 }
