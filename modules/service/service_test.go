@@ -361,3 +361,26 @@ func TestArgsAndRestart(t *testing.T) {
 		t.Fatalf("unknown restart: %+v %v", plan, err)
 	}
 }
+
+// TestPortClashFailsFast: a second node on the same address and port offset cannot bind the
+// management console port; its wait fails at once on the BindException with the log tail.
+func TestPortClashFailsFast(t *testing.T) {
+	cluster := t.TempDir()
+	ip := "10.250.4.11"
+	first := newNode(t, nodeConfig{ip: ip, members: []string{ip}, domain: "clash-a"})
+	second := newNode(t, nodeConfig{ip: ip, members: []string{ip}, domain: "clash-b"})
+	h := engine.NewHost("an1", local.New(), "run1", t.TempDir(), nil)
+	a1, a2 := carbon(first, cluster, nil), carbon(second, cluster, nil)
+	stopOnCleanup(t, h, a1)
+	stopOnCleanup(t, h, a2)
+	s1 := apply(t, StartModule{}, h, a1)
+	if _, err := wait(h, first, s1.Result.GetAttr("log_cursor"), []string{`WSO2 Carbon started`}, failLines, nil); err != nil {
+		t.Fatal(err)
+	}
+	s2 := apply(t, StartModule{}, h, a2)
+	_, err := wait(h, second, s2.Result.GetAttr("log_cursor"), []string{`WSO2 Carbon started`}, failLines, nil)
+	if err == nil || !strings.Contains(err.Error(), "java.net.BindException: Address already in use (10.250.4.11:9444)") ||
+		!strings.Contains(err.Error(), "last 20 lines of") {
+		t.Fatalf("want the BindException with the log tail, got %v", err)
+	}
+}
