@@ -1,0 +1,54 @@
+# Loads a Carbon schema script shipped inside a product home into a database, once. The task
+# runs on a node holding the product (the script is read there) and reaches the database server
+# through it. By default the kernel script matching the server is picked: dbscripts/mysql5.7.sql
+# for MySQL 5.7 and later (and MariaDB 10), else dbscripts/mysql.sql. Guarded by the tables the
+# script creates; a half-loaded schema is an error.
+
+variable "home" {
+  type        = string
+  description = "Product home on the task's host."
+}
+variable "server_version" {
+  type        = string
+  default     = "5.7"
+  description = "The server's version string (mysql_db registers it as server_version)."
+}
+variable "script" {
+  type        = string
+  default     = null
+  description = "Script path relative to home; null picks the kernel script for the server version."
+}
+variable "database" {
+  type = string
+}
+variable "db_host" {
+  type = string
+}
+variable "db_port" {
+  type    = number
+  default = 3306
+}
+variable "login_user" {
+  type = string
+}
+variable "login_password" {
+  type      = string
+  sensitive = true
+}
+
+locals {
+  v       = regex("^(\\d+)\\.(\\d+)", var.server_version)
+  mysql57 = tonumber(local.v[0]) > 5 || (tonumber(local.v[0]) == 5 && tonumber(local.v[1]) >= 7)
+  script  = var.script != null ? var.script : (local.mysql57 ? "dbscripts/mysql5.7.sql" : "dbscripts/mysql.sql")
+}
+
+task "mysql_db" "load" {
+  host           = var.db_host
+  port           = var.db_port
+  login_user     = var.login_user
+  login_password = var.login_password
+  schema {
+    database         = var.database
+    script_host_path = "${var.home}/${local.script}"
+  }
+}

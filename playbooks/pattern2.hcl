@@ -1,0 +1,627 @@
+# WSO2 Identity Server deployment pattern 2: a clustered WSO2 IS (group "identity") publishing to
+# a minimum-HA WSO2 IS Analytics cluster (group "analytics") on MySQL (reached through the host
+# of group "mysql"). Specification: pattern2-spec.md, steps A to G.
+#
+# Inventory: groups mysql (one host), analytics (the first host becomes the CEP HA active member
+# and the deployment synchronizer manager, every other host passive and worker) and identity.
+# Host var "ip" is a node's cluster address (default: its address); never a loopback address.
+#
+# Packs: wso2is-analytics-5.6.0.zip and wso2is-5.6.0.zip, named after the folder of an_home and
+# is_home, are taken from the controller directory that holds mysql_jar; when a pack is not
+# there, the product must already be installed. Relative jar paths are relative to this file.
+#
+#   isaplay plan  playbooks/pattern2.hcl -i hosts.hcl --var-file pattern2.vars.hcl
+#   isaplay apply playbooks/pattern2.hcl -i hosts.hcl --var-file pattern2.vars.hcl
+
+variable "an_home" {
+  type        = string
+  description = "IS Analytics home, the same absolute path on every analytics node."
+}
+variable "is_home" {
+  type        = string
+  default     = null
+  description = "IS home on the identity nodes; null leaves the IS nodes out."
+}
+variable "db_host" {
+  type        = string
+  description = "MySQL server address as the nodes (and the mysql host) reach it."
+}
+variable "db_port" {
+  type = number
+}
+variable "db_admin_user" {
+  type        = string
+  description = "MySQL account that creates databases, users and grants."
+}
+variable "db_admin_password" {
+  type      = string
+  sensitive = true
+}
+variable "an_db_user" {
+  type = string
+}
+variable "an_db_password" {
+  type      = string
+  sensitive = true
+}
+variable "is_db_user" {
+  type    = string
+  default = null
+}
+variable "is_db_password" {
+  type      = string
+  default   = null
+  sensitive = true
+}
+variable "admin_password" {
+  type        = string
+  sensitive   = true
+  description = "Analytics super-admin password (set at its first start); the IS event publishers log in with it."
+}
+variable "an_admin_user" {
+  type    = string
+  default = "admin"
+}
+variable "svn_url" {
+  type        = string
+  default     = null
+  description = "SVN repository for the deployment synchronizer (http, https or svn); null disables it."
+  validation {
+    condition     = var.svn_url == null || length(regexall("^(https?|svn)://", coalesce(var.svn_url, "x"))) > 0
+    error_message = "svn_url must be an http, https or svn URL: the deployment synchronizer does not support svn+ssh."
+  }
+}
+variable "svn_user" {
+  type    = string
+  default = null
+}
+variable "svn_password" {
+  type      = string
+  default   = null
+  sensitive = true
+}
+variable "mysql_jar" {
+  type        = string
+  description = "MySQL Connector/J 5.1 jar on the controller (com.mysql.jdbc.Driver); its directory holds the packs."
+}
+variable "svnkit_jar" {
+  type    = string
+  default = null
+}
+variable "trilead_jar" {
+  type    = string
+  default = null
+}
+variable "an_symlink" {
+  type        = string
+  default     = null
+  description = "A common path linked to an_home on every analytics node (carbon.das.symbolic.link); null for none."
+}
+variable "an_cluster_domain" {
+  type = string
+}
+variable "is_cluster_domain" {
+  type    = string
+  default = null
+}
+variable "lb_host" {
+  type        = string
+  default     = null
+  description = "Public host name of the IS nodes behind the load balancer; null leaves HostName and proxy ports alone."
+}
+variable "hz_port" {
+  type    = number
+  default = 4000
+}
+variable "cep_state_persistence" {
+  type    = bool
+  default = false
+}
+variable "start_servers" {
+  type        = bool
+  description = "Start the nodes in order and verify the cluster; false stops after the configuration."
+}
+
+locals {
+  an_hosts = group_hosts("analytics")
+  an_ips   = [for h in local.an_hosts : lookup(h.vars, "ip", h.address)]
+  an_first = length(local.an_hosts) > 0 ? local.an_hosts[0].name : ""
+  is_hosts = var.is_home == null ? [] : group_hosts("identity")
+  is_ips   = [for h in local.is_hosts : lookup(h.vars, "ip", h.address)]
+  is_first = length(local.is_hosts) > 0 ? local.is_hosts[0].name : ""
+  identity = var.is_home != null && length(local.is_hosts) > 0
+  depsync  = var.svn_url != null
+
+  # IS Analytics ships Ports/Offset 1: Carbon and Spark ports move with it, Hazelcast and CEP HA do not.
+  an_offset = 1
+
+  files   = length(regexall("/", abspath(var.mysql_jar))) > 0 ? regex_replace(abspath(var.mysql_jar), "/[^/]*$", "") : "."
+  an_pack = "${local.files}/${regex_replace(var.an_home, "^.*/", "")}.zip"
+  is_pack = var.is_home == null ? "" : "${local.files}/${regex_replace(var.is_home, "^.*/", "")}.zip"
+
+  jdbc       = "jdbc:mysql://${var.db_host}:${var.db_port}"
+  jdbc_query = "?autoReconnect=true&useSSL=false"
+  an_dbs     = ["userdb", "regdb", "WSO2_ANALYTICS_EVENT_STORE_DB", "WSO2_ANALYTICS_PROCESSED_DATA_STORE_DB"]
+  is_dbs     = ["WSO2_UM_DB", "WSO2_REG_DB", "WSO2_IDENTITY_DB"]
+  an_log     = "${var.an_home}/repository/logs/wso2carbon.log"
+  java_env   = { JAVA_HOME = "/usr/lib/jvm/java-8-openjdk-amd64" }
+
+  # Lines that mean a node is misconfigured (spec §7); wait_log fails at once on them.
+  carbon_failures = [
+    "You must set the JAVA_HOME variable",
+    "java\\.net\\.BindException: Address already in use",
+    "localMemberHost is configured to use the loopback address",
+    "Cannot load JDBC driver class",
+    "Communications link failure",
+    "Access denied for user",
+    "Unknown database",
+    "Table '\\S+' doesn't exist",
+    "Error while performing the initial sync-up on the repository at:",
+    "Provided SVN URL is malformed",
+    "Error while attempting to create the directory:",
+    "Checked out using CmdLineClientAdapter",
+  ]
+  analytics_failures = concat(local.carbon_failures, [
+    "CEP started with clustering enabled, but SingleNode configuration given\\.",
+    "Hostname : \\S+ defined for (eventSync|management) configuration is invalid",
+    "Cannot start CEP HA Snapshot Server on port",
+    "Error initializing analytics executor:",
+    "Unable to create the extra spark classpath with CarbonHome specified, does not exist",
+    "Spark started in cluster mode without enabling Carbon clustering",
+    "Using Carbon Clustering without enabling clustering in axis2",
+    "No Spark master is available in the cluster to be elected as the leader",
+  ])
+  analytics_tolerate = ["CEP HA State syncing failed,", "Spark SQL Context is not available"]
+}
+
+# ---- A: databases, users and grants (A1, A2, F1), on the host the database is reached through --
+play "databases" {
+  hosts = "mysql"
+
+  task "mysql_db" "analytics databases" {
+    run_once       = true
+    host           = var.db_host
+    port           = var.db_port
+    login_user     = var.db_admin_user
+    login_password = var.db_admin_password
+    # latin1 avoids MySQL 5.6's 767-byte index limit (errors 1071/1709) for the Carbon schema.
+    database {
+      name    = "userdb"
+      charset = "latin1"
+    }
+    database {
+      name    = "regdb"
+      charset = "latin1"
+    }
+    database {
+      name = "WSO2_ANALYTICS_EVENT_STORE_DB"
+    }
+    database {
+      name = "WSO2_ANALYTICS_PROCESSED_DATA_STORE_DB"
+    }
+    user {
+      name     = var.an_db_user
+      hosts    = local.an_ips
+      password = var.an_db_password
+      grants   = [for db in local.an_dbs : "ALL ON ${db}.*"]
+    }
+    register = "an_db"
+  }
+
+  task "mysql_db" "identity databases" {
+    run_once       = true
+    when           = local.identity
+    host           = var.db_host
+    port           = var.db_port
+    login_user     = var.db_admin_user
+    login_password = var.db_admin_password
+    database {
+      name    = "WSO2_UM_DB"
+      charset = "latin1"
+    }
+    database {
+      name    = "WSO2_REG_DB"
+      charset = "latin1"
+    }
+    database {
+      name    = "WSO2_IDENTITY_DB"
+      charset = "latin1"
+    }
+    user {
+      name     = coalesce(var.is_db_user, "-")
+      hosts    = local.is_ips
+      password = var.is_db_password
+      grants   = [for db in local.is_dbs : "ALL ON ${db}.*"]
+    }
+  }
+}
+
+# ---- B, A3, C, D: install and configure every analytics node (all nodes in lockstep) ------------
+play "analytics" {
+  hosts = "analytics"
+
+  include "install" {
+    source   = "lib/carbon-install.hcl"
+    home     = var.an_home
+    pack     = fileexists(local.an_pack) ? local.an_pack : null
+    symlink  = var.an_symlink
+    jdbc_jar = abspath(var.mysql_jar)
+    # B4: the analytics node ID (both locations) and the shard allocation must never be cloned.
+    fresh_node_files = [
+      "repository/data/my-node-id.dat",
+      "repository/conf/analytics/my-node-id.dat",
+      "repository/data/local-shard-allocation-config.conf",
+    ]
+  }
+
+  # A3: the Carbon schema (REG_* and UM_*, 40 tables) into userdb and regdb, read from the pack on
+  # the first node, which reaches the database as the Carbon nodes do.
+  include "userdb schema" {
+    source         = "lib/carbon-schema.hcl"
+    when           = host.name == local.an_first
+    home           = var.an_home
+    server_version = values(results.an_db)[0].server_version
+    database       = "userdb"
+    db_host        = var.db_host
+    db_port        = var.db_port
+    login_user     = var.db_admin_user
+    login_password = var.db_admin_password
+  }
+  include "regdb schema" {
+    source         = "lib/carbon-schema.hcl"
+    when           = host.name == local.an_first
+    home           = var.an_home
+    server_version = values(results.an_db)[0].server_version
+    database       = "regdb"
+    db_host        = var.db_host
+    db_port        = var.db_port
+    login_user     = var.db_admin_user
+    login_password = var.db_admin_password
+  }
+
+  # C1: user manager and registry datasources.
+  include "um datasource" {
+    source      = "lib/carbon-datasource.hcl"
+    path        = "${var.an_home}/repository/conf/datasources/master-datasources.xml"
+    name        = "WSO2UM_DB"
+    description = "The datasource used by user manager"
+    jndi_name   = "jdbc/WSO2UM_DB"
+    url         = "${local.jdbc}/userdb${local.jdbc_query}"
+    username    = var.an_db_user
+    password    = var.an_db_password
+  }
+  include "reg datasource" {
+    source      = "lib/carbon-datasource.hcl"
+    path        = "${var.an_home}/repository/conf/datasources/master-datasources.xml"
+    name        = "WSO2REG_DB"
+    description = "The datasource used by the registry"
+    jndi_name   = "jdbc/WSO2REG_DB"
+    url         = "${local.jdbc}/regdb${local.jdbc_query}"
+    username    = var.an_db_user
+    password    = var.an_db_password
+    after       = "WSO2UM_DB"
+  }
+
+  # C2: the analytics record stores move from H2 to MySQL; pool settings stay as shipped.
+  include "event store" {
+    source   = "lib/carbon-datasource-connection.hcl"
+    path     = "${var.an_home}/repository/conf/datasources/analytics-datasources.xml"
+    name     = "WSO2_ANALYTICS_EVENT_STORE_DB"
+    url      = "${local.jdbc}/WSO2_ANALYTICS_EVENT_STORE_DB${local.jdbc_query}"
+    username = var.an_db_user
+    password = var.an_db_password
+  }
+  include "processed store" {
+    source   = "lib/carbon-datasource-connection.hcl"
+    path     = "${var.an_home}/repository/conf/datasources/analytics-datasources.xml"
+    name     = "WSO2_ANALYTICS_PROCESSED_DATA_STORE_DB"
+    url      = "${local.jdbc}/WSO2_ANALYTICS_PROCESSED_DATA_STORE_DB${local.jdbc_query}"
+    username = var.an_db_user
+    password = var.an_db_password
+  }
+
+  # C3: the record stores already use those datasources (a check; no change).
+  include "record stores" {
+    source = "lib/analytics-record-stores.hcl"
+    home   = var.an_home
+  }
+
+  # C4: the user realm on the shared user database.
+  include "user store" {
+    source         = "lib/carbon-user-store.hcl"
+    path           = "${var.an_home}/repository/conf/user-mgt.xml"
+    datasource     = "jdbc/WSO2UM_DB"
+    admin_user     = var.an_admin_user
+    admin_password = var.admin_password
+  }
+
+  # C5: config and governance registry mounted on regdb.
+  include "registry" {
+    source     = "lib/carbon-registry-mount.hcl"
+    path       = "${var.an_home}/repository/conf/registry.xml"
+    db_config  = "govregistry"
+    datasource = "jdbc/WSO2REG_DB"
+    cache_id   = "${var.an_db_user}@${local.jdbc}/regdb"
+  }
+
+  # C6: Hazelcast WKA clustering; every node lists every node.
+  include "clustering" {
+    source            = "lib/carbon-clustering.hcl"
+    path              = "${var.an_home}/repository/conf/axis2/axis2.xml"
+    domain            = var.an_cluster_domain
+    local_member_host = lookup(host.vars, "ip", host.address)
+    port              = var.hz_port
+    members           = local.an_ips
+  }
+
+  # C7: CEP HA on this node's own address.
+  include "cep ha" {
+    source      = "lib/cep-ha.hcl"
+    path        = "${var.an_home}/repository/conf/event-processor.xml"
+    host_ip     = lookup(host.vars, "ip", host.address)
+    persistence = var.cep_state_persistence
+  }
+
+  # C8, C9: Spark masters (2 in the minimum HA pattern; never more than the nodes), the common
+  # link, and SPARK_LOCAL_IP so Spark binds the cluster address on multi-NIC hosts.
+  include "spark" {
+    source        = "lib/spark-cluster.hcl"
+    home          = var.an_home
+    master_count  = min(2, length(local.an_hosts))
+    symbolic_link = var.an_symlink
+    local_ip      = lookup(host.vars, "ip", host.address)
+  }
+
+  # C10: the offset every port above assumes.
+  include "carbon" {
+    source = "lib/carbon-server.hcl"
+    home   = var.an_home
+    offset = local.an_offset
+  }
+
+  # D: SVN deployment synchronizer; the first node commits (the manager), the others check out.
+  include "depsync" {
+    source       = "lib/deployment-synchronizer.hcl"
+    when         = local.depsync
+    home         = var.an_home
+    svn_url      = coalesce(var.svn_url, "-")
+    svn_user     = coalesce(var.svn_user, "-")
+    svn_password = coalesce(var.svn_password, "-")
+    auto_commit  = host.name == local.an_first
+    svnkit_jar   = var.svnkit_jar == null ? null : abspath(var.svnkit_jar)
+    trilead_jar  = var.trilead_jar == null ? null : abspath(var.trilead_jar)
+  }
+}
+
+# ---- E1-E4: start the analytics nodes one by one; the first becomes HA active ------------------
+play "start analytics" {
+  hosts  = "analytics"
+  serial = 1
+
+  include "node" {
+    source   = "lib/carbon-start.hcl"
+    when     = var.start_servers
+    home     = var.an_home
+    register = "an_start"
+    env      = local.java_env
+    patterns = concat(
+      host.name == local.an_first ? [
+        "Using wka based membership management scheme",
+        "Hazelcast initialized in \\d+ms",
+        "Local member: \\[[0-9a-f-]+\\] - .*${replace(lookup(host.vars, "ip", host.address), ".", "\\.")}",
+        "CEP HA Snapshot Server started on ${replace(lookup(host.vars, "ip", host.address), ".", "\\.")}:10005",
+        "Became CEP HA Active Member",
+        "\\[Spark init\\] Starting SPARK in Carbon clustering mode\\.",
+        ] : [
+        "Became CEP HA Passive Member",
+        "CEP HA State syncing started\\.\\.",
+        "CEP HA State successfully synced\\.",
+        "\\[Spark init - clustered\\] Redundant master count reached\\.",
+        "\\[Spark init - worker\\] Started SPARK WORKER in ${replace(lookup(host.vars, "ip", host.address), ".", "\\.")}:${11000 + local.an_offset} with webUI port ${11500 + local.an_offset}",
+      ],
+      [
+        "\\[Spark init - master\\] Started SPARK MASTER in spark://${replace(lookup(host.vars, "ip", host.address), ".", "\\.")}:${7077 + local.an_offset} with webUI port : ${8081 + local.an_offset}",
+      ],
+      local.depsync ? ["Completed initial artifact synchronization for tenant: -1234"] : [],
+      local.depsync && host.name != local.an_first ? ["Checked out using SVN Kit"] : [],
+      [
+        "WSO2 Carbon started in \\d+ sec",
+        "Mgt Console URL  : https://.*:${9443 + local.an_offset}/carbon/",
+      ],
+    )
+    fail_patterns = local.analytics_failures
+    tolerate      = local.analytics_tolerate
+  }
+}
+
+# ---- E5, E6, G: the cluster as a whole -----------------------------------------------------------
+play "verify analytics" {
+  hosts = "analytics"
+
+  # E5: the first node saw every other member join, and runs a Spark worker and the Spark client.
+  task "wait_log" "members joined" {
+    when = var.start_servers && host.name == local.an_first
+    path = local.an_log
+    from = var.start_servers ? result.an_start.log_cursor : ""
+    patterns = concat(
+      [for ip in slice(local.an_ips, 1, length(local.an_ips)) : "Member joined \\[[0-9a-f-]+\\]: \\S*/${replace(ip, ".", "\\.")}:${var.hz_port}"],
+      length(local.an_ips) > 1 ? [
+        "\\[Spark init - worker\\] Started SPARK WORKER in ${replace(local.an_ips[0], ".", "\\.")}:${11000 + local.an_offset}",
+        "\\[Spark init - client\\] Started Spark CLIENT in the cluster pointing to MASTER spark://",
+      ] : [],
+    )
+    fail_patterns = local.analytics_failures
+    tolerate      = local.analytics_tolerate
+  }
+
+  # E6: every node has its own analytics node ID (a cloned my-node-id.dat corrupts the shards).
+  task "log_compare" "node id" {
+    when     = var.start_servers
+    path     = local.an_log
+    regex    = "My Analytics Node ID: (\\S+)"
+    register = "node_id"
+  }
+  task "assert" "node ids differ" {
+    when      = var.start_servers
+    run_once  = true
+    condition = length(distinct([for r in values(results.node_id) : r.value])) == length(values(results.node_id))
+    message   = "two analytics nodes share one node ID: remove repository/data/my-node-id.dat on the cloned node"
+  }
+
+  # G7: exactly one node is the CEP HA active member, every other one passive.
+  task "log_compare" "ha role" {
+    when     = var.start_servers
+    path     = local.an_log
+    regex    = "Became CEP HA (Active|Passive|Backup) Member"
+    register = "ha_role"
+  }
+  task "assert" "one active member" {
+    when      = var.start_servers
+    run_once  = true
+    condition = length([for r in values(results.ha_role) : r if r.value == "Active"]) == 1 && length([for r in values(results.ha_role) : r if r.value == "Passive"]) == length(local.an_hosts) - 1
+    message   = "the analytics cluster must have exactly one CEP HA active member and every other node passive"
+  }
+
+  # G1-G3 from the Spark log lines: the masters, and the client on the leader.
+  task "log_compare" "spark master" {
+    when     = var.start_servers
+    path     = local.an_log
+    regex    = "\\[Spark init - master\\] Started SPARK MASTER in (spark://\\S+)"
+    register = "spark_master"
+  }
+  task "log_compare" "spark client" {
+    when     = var.start_servers
+    path     = local.an_log
+    regex    = "\\[Spark init - client\\] Started Spark CLIENT in the cluster pointing to MASTER (\\S+)"
+    required = false
+    register = "spark_client"
+  }
+  task "assert" "spark cluster" {
+    when      = var.start_servers
+    run_once  = true
+    condition = length([for r in values(results.spark_client) : r if r.found]) == 1 && length(values(results.spark_master)) == length(local.an_hosts)
+    message   = "every analytics node must run a Spark master, and exactly one (the Carbon cluster leader) the Spark client"
+  }
+
+  # G5: the common path can be entered on every node.
+  task "command" "symlink reachable" {
+    when   = var.an_symlink != null
+    argv   = ["sh", "-c", "cd \"$1\" || exit 1", "sh", coalesce(var.an_symlink, "/")]
+    unless = ["sh", "-c", "test -d \"$1\" && cd \"$1\"", "sh", coalesce(var.an_symlink, "/")]
+  }
+}
+
+# ---- F: the IS nodes (pattern 1 cluster) publishing to the analytics cluster ----------------------
+play "identity" {
+  hosts = "identity"
+
+  include "install" {
+    source   = "lib/carbon-install.hcl"
+    when     = local.identity
+    home     = coalesce(var.is_home, "-")
+    pack     = local.identity && fileexists(local.is_pack) ? local.is_pack : null
+    jdbc_jar = abspath(var.mysql_jar)
+  }
+
+  include "um schema" {
+    source         = "lib/carbon-schema.hcl"
+    when           = local.identity && host.name == local.is_first
+    home           = coalesce(var.is_home, "-")
+    server_version = values(results.an_db)[0].server_version
+    database       = "WSO2_UM_DB"
+    db_host        = var.db_host
+    db_port        = var.db_port
+    login_user     = var.db_admin_user
+    login_password = var.db_admin_password
+  }
+  include "reg schema" {
+    source         = "lib/carbon-schema.hcl"
+    when           = local.identity && host.name == local.is_first
+    home           = coalesce(var.is_home, "-")
+    server_version = values(results.an_db)[0].server_version
+    database       = "WSO2_REG_DB"
+    db_host        = var.db_host
+    db_port        = var.db_port
+    login_user     = var.db_admin_user
+    login_password = var.db_admin_password
+  }
+  include "identity schema" {
+    source         = "lib/carbon-schema.hcl"
+    when           = local.identity && host.name == local.is_first
+    home           = coalesce(var.is_home, "-")
+    script         = "dbscripts/identity/mysql.sql"
+    database       = "WSO2_IDENTITY_DB"
+    db_host        = var.db_host
+    db_port        = var.db_port
+    login_user     = var.db_admin_user
+    login_password = var.db_admin_password
+  }
+  include "uma schema" {
+    source         = "lib/carbon-schema.hcl"
+    when           = local.identity && host.name == local.is_first
+    home           = coalesce(var.is_home, "-")
+    script         = "dbscripts/identity/uma/mysql.sql"
+    database       = "WSO2_IDENTITY_DB"
+    db_host        = var.db_host
+    db_port        = var.db_port
+    login_user     = var.db_admin_user
+    login_password = var.db_admin_password
+  }
+  include "consent schema" {
+    source         = "lib/carbon-schema.hcl"
+    when           = local.identity && host.name == local.is_first
+    home           = coalesce(var.is_home, "-")
+    script         = "dbscripts/consent/mysql.sql"
+    database       = "WSO2_IDENTITY_DB"
+    db_host        = var.db_host
+    db_port        = var.db_port
+    login_user     = var.db_admin_user
+    login_password = var.db_admin_password
+  }
+
+  include "nodes" {
+    source           = "lib/identity-server.hcl"
+    when             = local.identity
+    home             = coalesce(var.is_home, "-")
+    jdbc             = local.jdbc
+    jdbc_query       = local.jdbc_query
+    db_user          = coalesce(var.is_db_user, "-")
+    db_password      = coalesce(var.is_db_password, "-")
+    cluster_domain   = coalesce(var.is_cluster_domain, "wso2.carbon.domain")
+    member_host      = lookup(host.vars, "ip", host.address)
+    members          = local.is_ips
+    hz_port          = var.hz_port
+    lb_host          = var.lb_host
+    analytics_url    = join("|", [for ip in local.an_ips : "tcp://${ip}:${7611 + local.an_offset}"])
+    analytics_user   = var.an_admin_user
+    analytics_secret = var.admin_password
+  }
+}
+
+# ---- F12: start the IS nodes one by one, after the analytics cluster ----------------------------
+play "start identity" {
+  hosts  = "identity"
+  serial = 1
+
+  include "node" {
+    source        = "lib/carbon-start.hcl"
+    when          = var.start_servers && local.identity
+    home          = coalesce(var.is_home, "-")
+    register      = "is_start"
+    env           = local.java_env
+    patterns      = ["WSO2 Carbon started in \\d+ sec"]
+    fail_patterns = local.carbon_failures
+  }
+}
+
+play "verify identity" {
+  hosts = "identity"
+
+  task "wait_log" "members joined" {
+    when          = var.start_servers && local.identity && host.name == local.is_first && length(local.is_ips) > 1
+    path          = "${coalesce(var.is_home, "-")}/repository/logs/wso2carbon.log"
+    from          = var.start_servers && local.identity ? result.is_start.log_cursor : ""
+    patterns      = [for ip in slice(local.is_ips, 1, length(local.is_ips)) : "Member joined \\[[0-9a-f-]+\\]: \\S*/${replace(ip, ".", "\\.")}:${var.hz_port}"]
+    fail_patterns = local.carbon_failures
+  }
+}
