@@ -14,6 +14,7 @@ import (
 	"github.com/isaplay/isaplay/modules/properties"
 	"github.com/isaplay/isaplay/modules/service"
 	"github.com/isaplay/isaplay/modules/sqlcheck"
+	"github.com/isaplay/isaplay/modules/svndepsync"
 	"github.com/isaplay/isaplay/modules/symlink"
 	"github.com/isaplay/isaplay/modules/unarchive"
 	"github.com/isaplay/isaplay/modules/waitlog"
@@ -36,6 +37,7 @@ func builtinRegistry() *engine.Registry {
 	r.Register(service.NameStart, service.StartModule{})
 	r.Register(service.NameStop, service.StopModule{})
 	r.Register(sqlcheck.Name, sqlcheck.Module{})
+	r.Register(svndepsync.Name, svndepsync.Module{})
 	r.Register(symlink.Name, symlink.Module{})
 	r.Register(unarchive.Name, unarchive.Module{})
 	r.Register(waitlog.Name, waitlog.Module{})
