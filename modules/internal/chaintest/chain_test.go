@@ -123,14 +123,27 @@ play "analytics" {
 }
 `
 
-func run(t *testing.T, dir string, apply bool, reviewed *engine.Plan) *engine.Plan {
-	t.Helper()
-	plan, _ := runJournal(t, dir, apply, reviewed, nil)
-	return plan
+// target is the node a playbook runs on: its inventory and how to connect to it.
+type target struct {
+	inv  string
+	dial func(ctx context.Context, h *inventory.Host) (conn.Conn, error)
 }
 
-// runJournal plans or applies; with a journal it also returns what the engine needs to roll back.
-func runJournal(t *testing.T, dir string, apply bool, reviewed *engine.Plan, w *journal.Writer) (*engine.Plan, *inventory.Inventory) {
+// localNode is the controller itself, with its isaplay state under dir.
+func localNode(dir string) target {
+	return target{
+		inv:  fmt.Sprintf("host \"an1\" {\n  connection = \"local\"\n  state_dir = %q\n}\n", filepath.Join(dir, "state")),
+		dial: func(ctx context.Context, h *inventory.Host) (conn.Conn, error) { return local.New(), nil },
+	}
+}
+
+func run(t *testing.T, dir string, apply bool, reviewed *engine.Plan) *engine.Plan {
+	t.Helper()
+	return runOn(t, dir, localNode(dir), apply, reviewed, nil)
+}
+
+// runOn plans or applies site.hcl in dir on the target, journaling to w when given.
+func runOn(t *testing.T, dir string, tg target, apply bool, reviewed *engine.Plan, w *journal.Writer) *engine.Plan {
 	t.Helper()
 	p := hclparse.NewParser()
 	reg := registry()
@@ -138,11 +151,11 @@ func runJournal(t *testing.T, dir string, apply bool, reviewed *engine.Plan, w *
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	inv, diags := inventory.LoadBytes(p, []byte(fmt.Sprintf("host \"an1\" {\n  connection = \"local\"\n  state_dir = %q\n}\n", filepath.Join(dir, "state"))), "hosts.hcl")
+	inv, diags := inventory.LoadBytes(p, []byte(tg.inv), "hosts.hcl")
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	conns := engine.NewConns(func(ctx context.Context, h *inventory.Host) (conn.Conn, error) { return local.New(), nil })
+	conns := engine.NewConns(tg.dial)
 	defer conns.Close()
 	cfg := engine.Config{Playbook: pb, Inventory: inv, Registry: reg, RunID: "chain", Conns: conns, Reviewed: reviewed}
 	if w != nil {
@@ -163,7 +176,7 @@ func runJournal(t *testing.T, dir string, apply bool, reviewed *engine.Plan, w *
 		}
 		t.Fatal(err)
 	}
-	return plan, inv
+	return plan
 }
 
 // TestPlanSeesEarlierTasks plans the whole install on a fresh node: every task that depends on
@@ -281,7 +294,7 @@ func TestRollbackRestoresNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	applied, _ := runJournal(t, dir, true, nil, w)
+	applied := runOn(t, dir, localNode(dir), true, nil, w)
 	if applied.Summary.Change != 8 {
 		t.Fatalf("applied %d changes, want 8", applied.Summary.Change)
 	}
