@@ -360,9 +360,6 @@ func (p *parser) startTag(start int, parent *Node) (*Node, error) {
 	// Namespaces: declarations first, then resolve names.
 	for _, a := range el.Attrs {
 		if a.Prefix == "xmlns" {
-			if a.Data == "" {
-				return nil, p.errAt(a.Start, "namespace prefix %s cannot be undeclared", a.Local)
-			}
 			if el.decls == nil {
 				el.decls = map[string]string{}
 			}
