@@ -335,8 +335,11 @@ type proc struct {
 
 	mu             sync.Mutex
 	stdout, stderr strings.Builder
-	lines          chan string
-	done           chan struct{}
+	lines          []string      // stdout and stderr lines in arrival order
+	used           map[int]bool  // lines waitLine has returned
+	grew           chan struct{} // closed and replaced when a line arrives or output ends
+	ended          bool          // both streams are at EOF
+	done           chan struct{} // closed when the process has been waited for
 	res            result
 }
 
@@ -344,7 +347,7 @@ type proc struct {
 func (s *stand) startIsaplay(env []string, args ...string) *proc {
 	s.t.Helper()
 	args = append([]string{"--no-color", "-i", s.c.Inventory}, args...)
-	p := &proc{t: s.t, args: args, cmd: s.cmd(env, args...), lines: make(chan string, 1<<16), done: make(chan struct{})}
+	p := &proc{t: s.t, args: args, cmd: s.cmd(env, args...), used: map[int]bool{}, grew: make(chan struct{}), done: make(chan struct{})}
 	outR, err := p.cmd.StdoutPipe()
 	if err != nil {
 		s.t.Fatal(err)
@@ -365,8 +368,10 @@ func (s *stand) startIsaplay(env []string, args ...string) *proc {
 		for sc.Scan() {
 			p.mu.Lock()
 			into.WriteString(sc.Text() + "\n")
+			p.lines = append(p.lines, sc.Text())
+			close(p.grew)
+			p.grew = make(chan struct{})
 			p.mu.Unlock()
-			p.lines <- sc.Text()
 		}
 	}
 	wg.Add(2)
@@ -374,9 +379,10 @@ func (s *stand) startIsaplay(env []string, args ...string) *proc {
 	go scan(errR, &p.stderr)
 	go func() {
 		wg.Wait()
-		close(p.lines)
 		err := p.cmd.Wait()
 		p.mu.Lock()
+		p.ended = true
+		close(p.grew)
 		p.res = finish(args, p.cmd, err, p.stdout.String(), p.stderr.String(), time.Since(p.start))
 		p.mu.Unlock()
 		close(p.done)
@@ -392,26 +398,33 @@ func (s *stand) startIsaplay(env []string, args ...string) *proc {
 	return p
 }
 
-// waitLine returns the next output line matching re. The test fails when the command ends or
-// limit passes first: limit bounds a hang, it never orders events.
+// waitLine returns the first output line matching re that it has not returned before, waiting
+// for it as long as the command runs. The test fails when the command ends or limit passes
+// first: limit bounds a hang, it never orders events.
 func (p *proc) waitLine(re *regexp.Regexp, limit time.Duration) string {
 	p.t.Helper()
 	timer := time.NewTimer(limit)
 	defer timer.Stop()
 	for {
-		select {
-		case l, ok := <-p.lines:
-			if !ok {
-				<-p.done
-				p.t.Fatalf("isaplay ended before printing a line matching %q:\n%s", re, p.res)
-			}
-			if re.MatchString(l) {
+		p.mu.Lock()
+		for i, l := range p.lines {
+			if !p.used[i] && re.MatchString(l) {
+				p.used[i] = true
+				p.mu.Unlock()
 				return l
 			}
-		case <-timer.C:
-			p.mu.Lock()
-			out, errs := p.stdout.String(), p.stderr.String()
+		}
+		if p.ended {
+			res := p.res
 			p.mu.Unlock()
+			p.t.Fatalf("isaplay ended before printing a line matching %q:\n%s", re, res)
+		}
+		grew := p.grew
+		out, errs := p.stdout.String(), p.stderr.String()
+		p.mu.Unlock()
+		select {
+		case <-grew:
+		case <-timer.C:
 			p.t.Fatalf("no line matching %q within %s\n--- stdout\n%s--- stderr\n%s", re, limit, out, errs)
 		}
 	}
@@ -420,10 +433,6 @@ func (p *proc) waitLine(re *regexp.Regexp, limit time.Duration) string {
 // wait waits for the command to end, at most limit.
 func (p *proc) wait(limit time.Duration) result {
 	p.t.Helper()
-	go func() {
-		for range p.lines {
-		}
-	}()
 	select {
 	case <-p.done:
 	case <-time.After(limit):

@@ -1,0 +1,126 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// reset puts the pristine product back into every node's /opt (the bind-mounted directory
+// itself stays, only its contents are replaced), removes the nodes' isaplay state and the
+// local journals.
+func (s *stand) reset() {
+	s.t.Helper()
+	for i := range s.c.Nodes {
+		root := s.c.NodeRoot(i)
+		ents, err := os.ReadDir(root)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		for _, e := range ents {
+			if err := os.RemoveAll(filepath.Join(root, e.Name())); err != nil {
+				s.t.Fatal(err)
+			}
+		}
+		seedProduct(s.t, root, false)
+		if err := os.RemoveAll(s.hostState(i)); err != nil {
+			s.t.Fatal(err)
+		}
+	}
+	if err := os.RemoveAll(s.state); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// nodeIndex returns the index of the node named name.
+func (s *stand) nodeIndex(name string) int {
+	for i, n := range s.c.Nodes {
+		if n.Name == name {
+			return i
+		}
+	}
+	s.t.Fatalf("no node %q", name)
+	return -1
+}
+
+// TestKillAtEveryJournalRecord kills isaplay with SIGKILL right after each journal record of a
+// 3-node run (ISAPLAY_TEST_KILL_AFTER_RECORD=k, for every k from the first record to the
+// last), then runs `isaplay rollback --yes`: it must exit 0 and leave every node's /opt
+// byte-identical to before, take over the dead run's host locks and release them, and remove
+// the run's backups.
+func TestKillAtEveryJournalRecord(t *testing.T) {
+	start := time.Now()
+	s := newStand(t, 3)
+	pb := s.writePlaybook("site.hcl", playbook(editTasks...))
+	before := s.snapshots()
+
+	// An uninterrupted run gives the number of records; rolling it back is the k = n+1 case.
+	r := s.isaplay(nil, "apply", "--yes", pb)
+	mustExit(t, r, 0)
+	records := len(s.journal(s.onlyRun()))
+	if records < 20 {
+		t.Fatalf("the run has only %d journal records; the test needs at least 20", records)
+	}
+	mustExit(t, s.isaplay(nil, "rollback", "--yes"), 0)
+	s.requireTrees(before, "after rolling back the uninterrupted run")
+	s.requireCleanHosts(s.onlyRun())
+	t.Logf("%d journal records per run", records)
+
+	var applyTime, rollbackTime time.Duration
+	for k := 1; k <= records; k++ {
+		s.reset()
+		r := s.isaplay([]string{"ISAPLAY_TEST_KILL_AFTER_RECORD=" + strconv.Itoa(k)}, "apply", "--yes", pb)
+		applyTime += r.elapsed
+		if !r.killed {
+			t.Fatalf("k=%d: isaplay was not killed by SIGKILL:\n%s", k, r)
+		}
+		runID := s.onlyRun()
+		lines := s.journal(runID)
+		if len(lines) != k {
+			t.Fatalf("k=%d: the killed run's journal has %d lines", k, len(lines))
+		}
+		// Every host with a journaled change holds the dead run's lock.
+		locked := map[int]bool{}
+		for _, l := range lines {
+			if l.Type == "intent" {
+				i := s.nodeIndex(l.Record.Host)
+				if !locked[i] {
+					if lk := s.lockOf(i); !strings.HasPrefix(lk, "run="+runID+" ") {
+						t.Fatalf("k=%d: %s has a change of run %s but its lock is %q", k, l.Record.Host, runID, lk)
+					}
+					locked[i] = true
+				}
+			}
+		}
+
+		rb := s.isaplay(nil, "rollback", "--yes")
+		rollbackTime += rb.elapsed
+		if rb.killed || rb.code != 0 {
+			t.Fatalf("k=%d: rollback after the kill:\n%s\nkilled apply:\n%s", k, rb, r)
+		}
+		for i := range s.c.Nodes {
+			if d := diffTrees(before[i], snapshot(t, s.c.NodeRoot(i))); len(d) > 0 {
+				t.Errorf("k=%d: %s's /opt differs after the rollback:\n  %s", k, s.c.Nodes[i].Name, strings.Join(d, "\n  "))
+			}
+		}
+		// The hosts with changes had their lock taken over by the rollback and released.
+		// (Hosts the dead run locked before journaling a change on them are
+		// TestRollbackReleasesLocksOfHostsWithoutChanges' business.)
+		for i := range locked {
+			if lk := s.lockOf(i); lk != "" {
+				t.Errorf("k=%d: %s still holds a lock after the rollback: %s", k, s.c.Nodes[i].Name, strings.TrimSpace(lk))
+			}
+			if _, err := os.Stat(filepath.Join(s.hostState(i), "runs", runID)); err == nil {
+				t.Errorf("k=%d: %s still holds the backups of run %s after a clean rollback", k, s.c.Nodes[i].Name, runID)
+			}
+		}
+		if t.Failed() {
+			t.Fatalf("k=%d of %d failed; the rollback said:\n%s", k, records, rb)
+		}
+	}
+	t.Logf("%d kill points: killed applies %s, rollbacks %s, whole test %s", records,
+		applyTime.Round(time.Millisecond), rollbackTime.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+}

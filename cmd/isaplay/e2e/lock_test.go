@@ -1,0 +1,137 @@
+package e2e
+
+import (
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// taskInSync changes nothing on a freshly seeded node: /opt/wso2/current already points there.
+const taskInSync = `  task "symlink" "current stays" {
+    path   = "/opt/wso2/current"
+    target = "wso2is-analytics-5.5.0"
+  }
+`
+
+// taskN1Only changes n1 only.
+const taskN1Only = `  task "properties_set" "n1 log level" {
+    when = host.name == "n1"
+    path = "${var.an_home}/repository/conf/log4j.properties"
+    set  = { "log4j.logger.org.wso2" = "DEBUG" }
+  }
+`
+
+// TestRollbackReleasesLocksOfHostsWithoutChanges kills isaplay right after its first change
+// record, at a point where every host is locked (the first task, in sync everywhere, connected
+// and locked all three) but only n1 has a journaled change. `isaplay rollback` must release
+// the dead run's lock on every host, as the lock error message promises ("`isaplay rollback
+// RUN-ID` releases it"), so that the next apply is not refused.
+func TestRollbackReleasesLocksOfHostsWithoutChanges(t *testing.T) {
+	s := newStand(t, 3)
+	pb := s.writePlaybook("site.hcl", playbook(taskInSync, taskN1Only))
+	before := s.snapshots()
+
+	// Record 1 is the run record, record 2 n1's intent.
+	r := s.isaplay([]string{"ISAPLAY_TEST_KILL_AFTER_RECORD=2"}, "apply", "--yes", pb)
+	if !r.killed {
+		t.Fatalf("isaplay was not killed:\n%s", r)
+	}
+	runID := s.onlyRun()
+	for i, n := range s.c.Nodes {
+		if lk := s.lockOf(i); !strings.HasPrefix(lk, "run="+runID+" ") {
+			t.Fatalf("before the rollback %s's lock is %q, want the dead run %s's", n.Name, lk, runID)
+		}
+	}
+	rb := s.isaplay(nil, "rollback", "--yes")
+	mustExit(t, rb, 0)
+	s.requireTrees(before, "after the rollback")
+	for i, n := range s.c.Nodes {
+		if lk := s.lockOf(i); lk != "" {
+			t.Errorf("after `isaplay rollback %s`, %s still holds its lock: %s", runID, n.Name, strings.TrimSpace(lk))
+		}
+	}
+	next := s.isaplay(nil, "apply", "--yes", pb)
+	if next.code != 0 {
+		t.Errorf("the next apply after the rollback is refused:\n%s", next)
+	}
+}
+
+// TestSecondApplyRefusedByStaleLock: a run killed after its first change leaves its lock; a
+// second apply on the same hosts is refused, naming the dead run's id, controller and pid, and
+// changes nothing anywhere.
+func TestSecondApplyRefusedByStaleLock(t *testing.T) {
+	s := newStand(t, 3)
+	pb := s.writePlaybook("site.hcl", playbook(taskN1Only))
+	before := s.snapshots()
+
+	killed := s.startIsaplay([]string{"ISAPLAY_TEST_KILL_AFTER_RECORD=2"}, "apply", "--yes", pb)
+	pid := killed.cmd.Process.Pid
+	if r := killed.wait(time.Minute); !r.killed {
+		t.Fatalf("isaplay was not killed:\n%s", r)
+	}
+	deadRun := s.onlyRun()
+	host, _ := os.Hostname()
+
+	other := s.writePlaybook("other.hcl", playbook(taskLog4j))
+	r := s.isaplay(nil, "apply", "--yes", other)
+	mustExit(t, r, 1)
+	holder := regexp.MustCompile(`n1 is locked by another run \(run=` + regexp.QuoteMeta(deadRun) +
+		` controller=` + regexp.QuoteMeta(host) + ` pid=` + strconv.Itoa(pid) + ` since=[^)]+\)`)
+	if !holder.MatchString(r.stdout + r.stderr) {
+		t.Errorf("the refusal does not name the holder (run %s, controller %s, pid %d):\n%s", deadRun, host, pid, r)
+	}
+	if !strings.Contains(r.stdout+r.stderr, "isaplay rollback") {
+		t.Errorf("the refusal does not say how to clear the lock:\n%s", r)
+	}
+	// n1 held the dead run's change; the refused run changed nothing on any node.
+	for i := range s.c.Nodes {
+		if i == 0 {
+			continue
+		}
+		if d := diffTrees(before[i], snapshot(t, s.c.NodeRoot(i))); len(d) > 0 {
+			t.Errorf("%s changed although the second apply was refused:\n  %s", s.c.Nodes[i].Name, strings.Join(d, "\n  "))
+		}
+	}
+	if lk := s.lockOf(0); !strings.HasPrefix(lk, "run="+deadRun+" ") {
+		t.Errorf("n1's lock changed hands: %q", lk)
+	}
+}
+
+// TestSecondApplyRefusedByLiveHolder holds a first apply at a gate task (wait_log) on n1, after
+// it has changed and locked every node, and starts a second apply meanwhile: the second is
+// refused naming the first's run id, this controller and the first's pid, and changes nothing.
+// Opening the gate then lets the first finish normally and release its locks.
+func TestSecondApplyRefusedByLiveHolder(t *testing.T) {
+	s := newStand(t, 3)
+	openGate(t, s.c.NodeRoot(1))
+	openGate(t, s.c.NodeRoot(2))
+	first := s.startIsaplay(nil, "apply", "--yes", s.writePlaybook("first.hcl", playbook(taskSpark, taskGate)))
+	line := first.waitLine(regexp.MustCompile(`^Applying run (\S+)`), time.Minute)
+	firstRun := strings.Fields(line)[2]
+	// Each node's spark edit is done, so each node is locked, and n1 is waiting at the gate.
+	for _, n := range s.c.Nodes {
+		first.waitLine(regexp.MustCompile(`^`+n.Name+`: analytics / spark masters: changed`), time.Minute)
+	}
+	mid := s.snapshots()
+
+	second := s.isaplay(nil, "apply", "--yes", s.writePlaybook("second.hcl", playbook(taskLog4j)))
+	mustExit(t, second, 1)
+	host, _ := os.Hostname()
+	holder := regexp.MustCompile(`is locked by another run \(run=` + regexp.QuoteMeta(firstRun) +
+		` controller=` + regexp.QuoteMeta(host) + ` pid=` + strconv.Itoa(first.cmd.Process.Pid) + ` since=`)
+	if !holder.MatchString(second.stdout + second.stderr) {
+		t.Errorf("the refusal does not name the live holder (run %s, pid %d):\n%s", firstRun, first.cmd.Process.Pid, second)
+	}
+	s.requireTrees(mid, "after the refused second apply")
+
+	openGate(t, s.c.NodeRoot(0))
+	r := first.wait(time.Minute)
+	mustExit(t, r, 0)
+	if st := s.status(firstRun); st != "applied" {
+		t.Errorf("first run's status %q, want applied", st)
+	}
+	s.requireCleanHosts("")
+}
