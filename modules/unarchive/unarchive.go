@@ -1,6 +1,11 @@
 // Package unarchive implements the unarchive task: unpack a .zip or .tar.gz from the controller
 // into a directory on a host without unzip there (the controller streams a plain tar into
 // `tar -x`), idempotent by a marker path the archive creates.
+//
+// In a plan, later tasks see every directory of the archive and its small text files (up to
+// 1 MiB each, 64 MiB in all, no NUL bytes: configuration, properties, scripts) with their bytes,
+// so an edit of a freshly unpacked conf file plans exactly. Larger or binary files are not in the
+// plan's overlay: a later task reading one during a plan finds it absent.
 package unarchive
 
 import (
