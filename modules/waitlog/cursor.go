@@ -72,6 +72,6 @@ elif [ -n "$cur" ] && [ "$cur" != "$ino" ]; then
 elif [ -n "$cur" ] && [ "$(stat -L -c %s -- "$p")" -lt "$off" ]; then
   off=0
 fi
-exec timeout ` + strconv.Itoa(backstopSec) + ` tail -s 0.5 -c +$((off + 1)) -F --pid=$$ -- "$p"
+exec timeout ` + strconv.Itoa(backstopSec) + ` tail -s 0.1 -c +$((off + 1)) -F --pid=$$ -- "$p"
 `
 }
