@@ -32,7 +32,7 @@ func TestErrors(t *testing.T) {
 	}{
 		{"unprefixed XPath on a default namespace", conf("carbon.xml"), carbonNS,
 			blk("set_text", "xpath", "/Server/Ports/Offset", "value", "2"),
-			[]string{"carbon.xml", `"/Server/Ports/Offset"`, "matched 0 nodes, want exactly 1"}, nil},
+			[]string{"carbon.xml", `"/Server/Ports/Offset"`, "matched 0 nodes, want exactly 1", "default namespace is http://wso2.org/projects/carbon/carbon.xml"}, nil},
 		{"look-alike inside a comment", conf("carbon.xml"), carbonNS,
 			blk("set_text", "xpath", "/c:Server/c:HostName", "value", "h"),
 			[]string{"matched 0 nodes"}, nil},

@@ -73,6 +73,9 @@ func ApplyOps(d *Document, ops []Op, namespaces map[string]string) (*Document, [
 		if err != nil {
 			if oe, ok := err.(*OpError); ok {
 				oe.Index, oe.Op = i, op
+				if root := d.RootElement(); oe.Matched == 0 && !oe.Mismatch && root != nil && root.Prefix == "" && root.Space != "" {
+					oe.Msg += fmt.Sprintf(" (the document's default namespace is %s: unprefixed steps match nothing there; bind a prefix to it in namespaces and use it on every step)", root.Space)
+				}
 				return nil, nil, oe
 			}
 			return nil, nil, &OpError{Index: i, Op: op, Msg: err.Error()}
