@@ -86,6 +86,12 @@ func TestReference(t *testing.T) {
 			absent: []string{"log4j.logger.org.apache.solr"},
 		},
 		{
+			name: "hazelcast properties", file: "reference-configured-k8s-5.6.0.1/is/conf/hazelcast.properties",
+			set:     map[string]string{"hazelcast.shutdownhook.enabled": "true", "hazelcast.max.no.heartbeat.seconds": "600"},
+			removed: 1, added: 2,
+			want: []string{"\nhazelcast.shutdownhook.enabled=true\n", "\nhazelcast.max.no.heartbeat.seconds=600\n"},
+		},
+		{
 			name: "log4j secrets masked", file: "reference-configured-k8s-5.6.0.1/is/conf/log4j.properties",
 			set:     map[string]string{"log4j.appender.LOGEVENT.userName": "ops", "log4j.appender.LOGEVENT.password": "n3w-Secret"},
 			secrets: []string{"password=admin", "n3w-Secret", "secretAlias:Log4j"},
@@ -174,6 +180,8 @@ func TestTraps(t *testing.T) {
 		{"empty properties file", "", map[string]string{"a": "1"}, nil, FormatAuto, "x.properties", "a=1\n"},
 		{"continuation replaced whole", "a=1,\\\n  2\nb=3\n", map[string]string{"a": "x"}, nil, FormatAuto, "x.properties", "a=x\nb=3\n"},
 		{"continuation equal value untouched", "a=1,\\\n  2\nb=3\n", map[string]string{"a": "1,2", "b": "4"}, nil, FormatAuto, "x.properties", "a=1,\\\n  2\nb=4\n"},
+		{"tomcat continuation of another key untouched", "common.loader=\"${catalina.base}/lib\",\\\n    \"${catalina.home}/lib/*.jar\"\nx=1\n",
+			map[string]string{"x": "2"}, nil, FormatAuto, "catalina.properties", "common.loader=\"${catalina.base}/lib\",\\\n    \"${catalina.home}/lib/*.jar\"\nx=2\n"},
 		{"dangling continuation at end", "a=1\\\n", map[string]string{"b": "2"}, nil, FormatAuto, "x.properties", "a=1\\\n\nb=2\n"},
 		{"escaped key matched", "my\\ key=1\n", map[string]string{"my key": "2"}, nil, FormatAuto, "x.properties", "my\\ key=2\n"},
 		{"new key escaped", "", map[string]string{"a b=c": "1"}, nil, FormatAuto, "x.properties", "a\\ b\\=c=1\n"},
