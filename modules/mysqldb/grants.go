@@ -29,7 +29,7 @@ func (g grantSpec) target() string {
 func parseGrant(s string) (grantSpec, error) {
 	var g grantSpec
 	text := strings.Join(strings.Fields(s), " ")
-	upper := strings.ToUpper(text)
+	upper := asciiUpper(text) // same length as text, so indexes carry over
 	withGrant := false
 	if strings.HasSuffix(upper, " WITH GRANT OPTION") {
 		withGrant = true
@@ -68,6 +68,9 @@ func parseGrant(s string) (grantSpec, error) {
 			if strings.ContainsAny(p, "()`'\";") {
 				return g, fmt.Errorf("grant %q: column or quoted privileges are not supported: %q", s, p)
 			}
+			if strings.Trim(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZ ") != "" {
+				return g, fmt.Errorf("grant %q: %q is not a privilege name", s, p)
+			}
 			g.Privs = append(g.Privs, p)
 		}
 	}
@@ -75,6 +78,16 @@ func parseGrant(s string) (grantSpec, error) {
 		g.Privs = append(g.Privs, "GRANT OPTION")
 	}
 	return g, nil
+}
+
+func asciiUpper(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'a' && c <= 'z' {
+			b[i] = c - 'a' + 'A'
+		}
+	}
+	return string(b)
 }
 
 // privColumns maps privilege names whose mysql.user / mysql.db column is not simply the name

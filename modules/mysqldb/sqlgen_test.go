@@ -213,3 +213,19 @@ func TestValidate(t *testing.T) {
 		t.Errorf("valid arguments: %v", diags)
 	}
 }
+
+func FuzzParseGrant(f *testing.F) {
+	for _, s := range []string{"ALL ON userdb.*", "select, insert on `a``b`.* with grant option", "ı ON *.*", "x ON"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		g, err := parseGrant(s)
+		if err != nil {
+			return
+		}
+		if !g.All && len(g.Privs) == 0 {
+			t.Fatalf("grant %q parsed without privileges", s)
+		}
+		_ = grantSQL(g.Privs, g.target(), "u", "h")
+	})
+}
