@@ -281,7 +281,27 @@ func (d *Document) Ensure(parent, existing, after *Node, fragment string) ([]Edi
 	if !ok || anchor.Kind != ElementNode {
 		indent = d.childIndent(parent)
 	}
-	return []Edit{{anchor.End, anchor.End, d.EOL + joinLines(lines, indent, d.EOL)}}, nil
+	pos := d.endOfLine(anchor)
+	return []Edit{{pos, pos, d.EOL + joinLines(lines, indent, d.EOL)}}, nil
+}
+
+// endOfLine returns where to insert after n: after n, or after comments that trail it on the
+// same line (<b/> <!-- about b -->), so that they stay with it.
+func (d *Document) endOfLine(n *Node) int {
+	pos := n.End
+	sib := n.Parent.Children
+	for i := n.index + 1; i < len(sib); i++ {
+		c := sib[i]
+		if c.Kind == TextNode && strings.Trim(c.Data, " \t") == "" {
+			continue
+		}
+		if c.Kind == CommentNode && !strings.Contains(d.Text[pos:c.End], "\n") {
+			pos = c.End
+			continue
+		}
+		break
+	}
+	return pos
 }
 
 // syncElement returns the smallest edits that make e equal to f (from fragment text fr).
