@@ -93,18 +93,22 @@ func evalAttr(a *hcl.Attribute, t cty.Type, ctx *hcl.EvalContext) (cty.Value, hc
 
 // evalArgs evaluates a task's module arguments and nested blocks for one host. Sensitive values
 // are unmarked for the module and their strings added to the redactor.
-func evalArgs(t *Task, ctx *hcl.EvalContext, r *Redactor) (*Args, hcl.Diagnostics) {
+func evalArgs(t *Task, ctx *hcl.EvalContext, r *Redactor, cf *ControllerFiles) (*Args, hcl.Diagnostics) {
 	args := &Args{Type: t.Module, Task: t.Name, DefRange: t.DeclRange, attrs: map[string]argValue{}}
-	diags := evalAttrs(args, t.schema.Attrs, t.attrs, ctx, r)
+	dir := ""
+	if t.scope != nil {
+		dir = t.scope.dir
+	}
+	diags := evalAttrs(args, t.schema.Attrs, t.attrs, ctx, r, dir, cf)
 	for _, b := range t.blocks {
 		nb := &Args{Type: b.typ, Task: t.Name, DefRange: b.rng, attrs: map[string]argValue{}}
-		diags = append(diags, evalAttrs(nb, b.schema.Attrs, b.attrs, ctx, r)...)
+		diags = append(diags, evalAttrs(nb, b.schema.Attrs, b.attrs, ctx, r, dir, cf)...)
 		args.blocks = append(args.blocks, nb)
 	}
 	return args, diags
 }
 
-func evalAttrs(args *Args, schema []Attr, attrs map[string]*hcl.Attribute, ctx *hcl.EvalContext, r *Redactor) hcl.Diagnostics {
+func evalAttrs(args *Args, schema []Attr, attrs map[string]*hcl.Attribute, ctx *hcl.EvalContext, r *Redactor, dir string, cf *ControllerFiles) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	for _, s := range schema {
 		a, ok := attrs[s.Name]
@@ -146,6 +150,9 @@ func evalAttrs(args *Args, schema []Attr, attrs map[string]*hcl.Attribute, ctx *
 			diags = append(diags, errAt(a.Expr.Range(), "Missing required argument", fmt.Sprintf("The argument %q must not be null.", s.Name)))
 			continue
 		}
+		if s.ControllerPath && v.IsWhollyKnown() && !v.IsNull() {
+			v = controllerPaths(v, dir, cf)
+		}
 		args.attrs[s.Name] = argValue{val: v, rng: a.Expr.Range(), sensitive: sensitive}
 	}
 	return diags
@@ -172,4 +179,30 @@ func addDerivedSecrets(r *Redactor, v cty.Value) {
 			addDerivedSecrets(r, e)
 		}
 	}
+}
+
+// controllerPaths makes controller paths absolute against the task's file directory, records and
+// remaps them (strings, or lists of strings).
+func controllerPaths(v cty.Value, dir string, cf *ControllerFiles) cty.Value {
+	if v.Type() == cty.String {
+		if v.AsString() == "" {
+			return v
+		}
+		return cty.StringVal(cf.path(dir, v.AsString()))
+	}
+	if v.Type().IsListType() || v.Type().IsTupleType() || v.Type().IsSetType() {
+		var out []cty.Value
+		for it := v.ElementIterator(); it.Next(); {
+			_, e := it.Element()
+			out = append(out, controllerPaths(e, dir, cf))
+		}
+		if len(out) == 0 {
+			return v
+		}
+		if v.Type().IsListType() {
+			return cty.ListVal(out)
+		}
+		return cty.TupleVal(out)
+	}
+	return v
 }

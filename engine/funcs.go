@@ -18,7 +18,7 @@ import (
 
 // baseFunctions are go-cty's standard functions plus file(), templatefile(), sha256() and
 // filesha256(), with relative paths resolved against dir (the playbook's directory).
-func baseFunctions(dir string) map[string]function.Function {
+func baseFunctions(dir string, cf *ControllerFiles) map[string]function.Function {
 	fns := map[string]function.Function{
 		"abs": stdlib.AbsoluteFunc, "ceil": stdlib.CeilFunc, "floor": stdlib.FloorFunc, "max": stdlib.MaxFunc,
 		"min": stdlib.MinFunc, "parseint": stdlib.ParseIntFunc, "pow": stdlib.PowFunc, "signum": stdlib.SignumFunc,
@@ -45,13 +45,13 @@ func baseFunctions(dir string) map[string]function.Function {
 		"toset": stdlib.MakeToFunc(cty.Set(cty.DynamicPseudoType)), "tomap": stdlib.MakeToFunc(cty.Map(cty.DynamicPseudoType)),
 		"sha256": sha256Func,
 	}
-	fns["file"] = fileFunc(dir)
+	fns["file"] = fileFunc(dir, cf)
 	fns["abspath"] = function.New(&function.Spec{
 		Description: "A controller path made absolute, relative paths being relative to the playbook.",
 		Params:      []function.Parameter{{Name: "path", Type: cty.String}},
 		Type:        function.StaticReturnType(cty.String),
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-			return cty.StringVal(filepath.Clean(resolve(dir, args[0].AsString()))), nil
+			return cty.StringVal(filepath.Clean(cf.path(dir, args[0].AsString()))), nil
 		},
 	})
 	fns["fileexists"] = function.New(&function.Spec{
@@ -59,18 +59,18 @@ func baseFunctions(dir string) map[string]function.Function {
 		Params:      []function.Parameter{{Name: "path", Type: cty.String}},
 		Type:        function.StaticReturnType(cty.Bool),
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-			_, err := os.Stat(resolve(dir, args[0].AsString()))
+			_, err := os.Stat(cf.path(dir, args[0].AsString()))
 			return cty.BoolVal(err == nil), nil
 		},
 	})
-	fns["filesha256"] = fileSHA256Func(dir)
-	fns["templatefile"] = templateFileFunc(dir, fns)
+	fns["filesha256"] = fileSHA256Func(dir, cf)
+	fns["templatefile"] = templateFileFunc(dir, cf, fns)
 	return fns
 }
 
 // runFunctions adds the functions that need the inventory: group_hosts().
-func runFunctions(dir string, inv *inventory.Inventory) map[string]function.Function {
-	fns := baseFunctions(dir)
+func runFunctions(dir string, inv *inventory.Inventory, cf *ControllerFiles) map[string]function.Function {
+	fns := baseFunctions(dir, cf)
 	fns["group_hosts"] = groupHostsFunc(inv)
 	return fns
 }
@@ -86,6 +86,31 @@ var sha256Func = function.New(&function.Spec{
 	},
 })
 
+// ControllerFiles maps and records the files on the controller that a run reads through
+// file(), templatefile(), filesha256() and module arguments that name controller paths.
+type ControllerFiles struct {
+	// Remap, when set, turns an absolute controller path into the path to read (an unpacked
+	// offline bundle).
+	Remap func(string) string
+	// Record, when set, is told every absolute controller path read (bundling).
+	Record func(string)
+}
+
+// path resolves p against dir, records it and remaps it.
+func (cf *ControllerFiles) path(dir, p string) string {
+	abs := filepath.Clean(resolve(dir, p))
+	if cf == nil {
+		return abs
+	}
+	if cf.Record != nil {
+		cf.Record(abs)
+	}
+	if cf.Remap != nil {
+		return cf.Remap(abs)
+	}
+	return abs
+}
+
 func resolve(dir, p string) string {
 	if filepath.IsAbs(p) {
 		return p
@@ -93,13 +118,13 @@ func resolve(dir, p string) string {
 	return filepath.Join(dir, p)
 }
 
-func fileFunc(dir string) function.Function {
+func fileFunc(dir string, cf *ControllerFiles) function.Function {
 	return function.New(&function.Spec{
 		Description: "The contents of a file on the controller, relative to the playbook.",
 		Params:      []function.Parameter{{Name: "path", Type: cty.String}},
 		Type:        function.StaticReturnType(cty.String),
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-			b, err := os.ReadFile(resolve(dir, args[0].AsString()))
+			b, err := os.ReadFile(cf.path(dir, args[0].AsString()))
 			if err != nil {
 				return cty.NilVal, err
 			}
@@ -108,13 +133,13 @@ func fileFunc(dir string) function.Function {
 	})
 }
 
-func fileSHA256Func(dir string) function.Function {
+func fileSHA256Func(dir string, cf *ControllerFiles) function.Function {
 	return function.New(&function.Spec{
 		Description: "The hex sha256 of a file on the controller, relative to the playbook.",
 		Params:      []function.Parameter{{Name: "path", Type: cty.String}},
 		Type:        function.StaticReturnType(cty.String),
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-			b, err := os.ReadFile(resolve(dir, args[0].AsString()))
+			b, err := os.ReadFile(cf.path(dir, args[0].AsString()))
 			if err != nil {
 				return cty.NilVal, err
 			}
@@ -126,7 +151,7 @@ func fileSHA256Func(dir string) function.Function {
 
 // templateFileFunc renders an HCL template file with the given variables. Literal ${...} in the
 // output is written $${...} in the template, as in Terraform.
-func templateFileFunc(dir string, fns map[string]function.Function) function.Function {
+func templateFileFunc(dir string, cf *ControllerFiles, fns map[string]function.Function) function.Function {
 	return function.New(&function.Spec{
 		Description: "Renders a template file on the controller with the given variables.",
 		Params: []function.Parameter{
@@ -135,7 +160,7 @@ func templateFileFunc(dir string, fns map[string]function.Function) function.Fun
 		},
 		Type: function.StaticReturnType(cty.String),
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-			path := resolve(dir, args[0].AsString())
+			path := cf.path(dir, args[0].AsString())
 			src, err := os.ReadFile(path)
 			if err != nil {
 				return cty.NilVal, err

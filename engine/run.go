@@ -45,6 +45,8 @@ type Config struct {
 	Events func(Event)
 	// Journal receives write-ahead records during apply; nil during plan.
 	Journal Journal
+	// Files maps and records controller files (offline bundles); nil reads them where they are.
+	Files *ControllerFiles
 	// Reviewed, when set during apply, is the plan the operator reviewed: a change whose digest
 	// differs from its entry there is refused as drift.
 	Reviewed *Plan
@@ -186,7 +188,7 @@ func newRunner(cfg Config, m mode) (*runner, error) {
 	}
 	r := &runner{cfg: cfg, mode: m, apply: apply, hosts: map[string]*hostState{}, results: map[string]map[string]cty.Value{},
 		plan: &Plan{FormatVersion: PlanFormatVersion, Playbook: cfg.Playbook.File}}
-	r.fns = runFunctions(cfg.Playbook.Dir, cfg.Inventory)
+	r.fns = runFunctions(cfg.Playbook.Dir, cfg.Inventory, cfg.Files)
 	for i, h := range cfg.Inventory.Hosts {
 		r.hosts[h.Name] = &hostState{inv: h, idx: i, results: map[string]cty.Value{}}
 	}
@@ -649,7 +651,7 @@ func (r *runner) execute(ctx context.Context, t *Task, hs *hostState, playHosts 
 	}
 	if r.mode == modeValidate {
 		// Every argument is checked on every host, whatever its condition.
-		args, diags := evalArgs(t, evalCtx, r.cfg.Redactor)
+		args, diags := evalArgs(t, evalCtx, r.cfg.Redactor, r.cfg.Files)
 		if v, ok := t.mod.(Validator); ok && !diags.HasErrors() && args.whollyKnown() {
 			diags = append(diags, v.Validate(args)...)
 		}
@@ -667,7 +669,7 @@ func (r *runner) execute(ctx context.Context, t *Task, hs *hostState, playHosts 
 		e.Status, e.Reason = StatusSkipped, "condition is false"
 		return nil
 	}
-	args, diags := evalArgs(t, evalCtx, r.cfg.Redactor)
+	args, diags := evalArgs(t, evalCtx, r.cfg.Redactor, r.cfg.Files)
 	if diags.HasErrors() {
 		return diags
 	}
@@ -910,7 +912,7 @@ func (r *runner) scopeFunctions(dir string) map[string]function.Function {
 	}
 	fns, ok := r.fnByDir[dir]
 	if !ok {
-		fns = runFunctions(dir, r.cfg.Inventory)
+		fns = runFunctions(dir, r.cfg.Inventory, r.cfg.Files)
 		r.fnByDir[dir] = fns
 	}
 	return fns

@@ -30,6 +30,9 @@ type Attr struct {
 	// Default is used when the argument is absent; cty.NilVal means none (a null value).
 	Default     cty.Value
 	Description string
+	// ControllerPath says the value names a file on the controller (a jar to copy, an archive):
+	// a relative path resolves against the task's file, and offline bundles carry the file.
+	ControllerPath bool
 }
 
 // BlockSchema is a nested block type of a module, repeatable unless Max is 1.

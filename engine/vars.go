@@ -157,7 +157,7 @@ func ResolveVariables(p *hclparse.Parser, pb *Playbook, in VarInputs, r *Redacto
 		if !ok {
 			continue
 		}
-		ctx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": cty.ObjectVal(map[string]cty.Value{v.Name: val})}, Functions: baseFunctions(pb.Dir)}
+		ctx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": cty.ObjectVal(map[string]cty.Value{v.Name: val})}, Functions: baseFunctions(pb.Dir, nil)}
 		for _, rule := range v.Validations {
 			res, d := rule.Condition.Value(ctx)
 			if d.HasErrors() {

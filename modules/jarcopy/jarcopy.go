@@ -37,7 +37,7 @@ func (Module) Schema() engine.Schema {
 		Description: "Copies a file from the controller to a host (a JDBC driver jar into repository/components/lib, or any file), " +
 			"compared by sha256, optionally pinned to a known digest; undo removes or restores it and removes files the product generated from it.",
 		Attrs: []engine.Attr{
-			{Name: "src", Type: cty.String, Required: true, Description: "The file on the controller; a relative path is relative to the playbook file that names it."},
+			{Name: "src", Type: cty.String, Required: true, ControllerPath: true, Description: "The file on the controller; a relative path is relative to the playbook file that names it."},
 			{Name: "dest", Type: cty.String, Required: true, Description: "Where it goes on the host: a directory (ending in / or existing) gets the file under its own name; anything else is the file's path."},
 			{Name: "sha256", Type: cty.String, Description: "The expected sha256 (hex) of src, verified before anything is uploaded; a mismatch is an error."},
 			{Name: "mode", Type: cty.String, Default: cty.StringVal("0644"), Description: "Octal permissions of the copy."},

@@ -52,7 +52,7 @@ func (Module) Schema() engine.Schema {
 		Description: "Unpacks a .zip, .tar.gz, .tgz or .tar archive from the controller into a directory on the host, needing only sh and tar there; " +
 			"skipped when the creates marker exists; undo removes the top-level entries it created.",
 		Attrs: []engine.Attr{
-			{Name: "src", Type: cty.String, Required: true, Description: "The archive on the controller; a relative path is relative to the playbook file that names it."},
+			{Name: "src", Type: cty.String, Required: true, ControllerPath: true, Description: "The archive on the controller; a relative path is relative to the playbook file that names it."},
 			{Name: "dest", Type: cty.String, Required: true, Description: "Absolute directory on the host to unpack into; created when missing."},
 			{Name: "creates", Type: cty.String, Required: true, Description: "A path the archive creates (absolute, or relative to dest); when it exists the task is in sync."},
 			{Name: "owner", Type: cty.String, Description: "User name or uid given (recursively) to the top-level entries unpacked. Default: the connecting user."},
