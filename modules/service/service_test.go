@@ -384,3 +384,32 @@ func TestPortClashFailsFast(t *testing.T) {
 		t.Fatalf("want the BindException with the log tail, got %v", err)
 	}
 }
+
+// TestStandinIsHonest: configuration mistakes from the spec's §7 produce their failure lines,
+// and a wait with the catalogue's fail patterns stops on them.
+func TestStandinIsHonest(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  nodeConfig
+		want string
+	}{
+		{"HA host names left at 0.0.0.0", nodeConfig{ip: "10.250.5.11", haHostsLeft: true}, "Hostname : 0.0.0.0 defined for eventSync configuration is invalid"},
+		{"localMemberHost left at loopback", nodeConfig{ip: "127.0.0.1"}, "localMemberHost is configured to use the loopback address"},
+		{"symlink path missing", nodeConfig{ip: "10.250.5.13", symlink: "/nonexistent/is-analytics"},
+			"Error initializing analytics executor: Unable to create the extra spark classpath with CarbonHome specified, does not exist: /nonexistent/is-analytics"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.cfg.members, tt.cfg.domain = []string{tt.cfg.ip}, "honest"
+			n := newNode(t, tt.cfg)
+			h := engine.NewHost("an1", local.New(), "run1", t.TempDir(), nil)
+			a := carbon(n, t.TempDir(), nil)
+			stopOnCleanup(t, h, a)
+			s := apply(t, StartModule{}, h, a)
+			_, err := wait(h, n, s.Result.GetAttr("log_cursor"), []string{`WSO2 Carbon started`, `Became CEP HA Active Member`}, failLines, nil)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("want a failure on %q, got %v", tt.want, err)
+			}
+		})
+	}
+}

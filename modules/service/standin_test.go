@@ -48,6 +48,10 @@ type nodeConfig struct {
 	// singleModeLeftOn keeps event-processor.xml's <mode name="Single" enable="true">, the
 	// C7 ordering trap.
 	singleModeLeftOn bool
+	// haHostsLeft keeps the HA eventSync and management hostName at the shipped 0.0.0.0.
+	haHostsLeft bool
+	// symlink sets carbon.das.symbolic.link (C8c).
+	symlink string
 }
 
 // node is a fake product home with the stand-in as bin/wso2server.sh.
@@ -101,9 +105,10 @@ func newNode(t *testing.T, cfg nodeConfig) node {
 		[3]string{`<parameter name="localMemberHost">127.0.0.1</parameter>`, `<parameter name="localMemberHost">` + cfg.ip + `</parameter>`},
 		[3]string{oldMembers, members.String()},
 	)
-	ep := [][3]string{
-		{`<mode name="HA" enable="false">`, `<mode name="HA" enable="true">`},
-		{`<hostName>0.0.0.0</hostName>`, `<hostName>` + cfg.ip + `</hostName>`, "xx"}, // HA eventSync and management
+	ep := [][3]string{{`<mode name="HA" enable="false">`, `<mode name="HA" enable="true">`}}
+	if !cfg.haHostsLeft {
+		// The first two hostNames are HA eventSync and management ("xx": replace two).
+		ep = append(ep, [3]string{`<hostName>0.0.0.0</hostName>`, `<hostName>` + cfg.ip + `</hostName>`, "xx"})
 	}
 	if !cfg.singleModeLeftOn {
 		ep = append(ep, [3]string{`<mode name="Single" enable="true">`, `<mode name="Single" enable="false">`})
@@ -111,8 +116,16 @@ func newNode(t *testing.T, cfg nodeConfig) node {
 	copyFile(filepath.Join(ref, "repository/conf/event-processor.xml"), n.path("repository/conf/event-processor.xml"), 0o644, ep...)
 	copyFile(filepath.Join(ref, "repository/conf/carbon.xml"), n.path("repository/conf/carbon.xml"), 0o644)
 	copyFile(filepath.Join(ref, "repository/conf/analytics/spark/spark-defaults.conf"), n.path("repository/conf/analytics/spark/spark-defaults.conf"), 0o644,
-		[3]string{"carbon.spark.master.count  1", "carbon.spark.master.count  2"})
+		[3]string{"carbon.spark.master.count  1", "carbon.spark.master.count  2"},
+		[3]string{"# carbon.das.symbolic.link /home/ubuntu/das/das_symlink/", symlinkLine(cfg.symlink)})
 	copyFile(filepath.Join(ref, "bin/load-spark-env-vars.sh"), n.path("bin/load-spark-env-vars.sh"), 0o755)
 	copyFile(filepath.Join(repoRoot(t), "testdata/standin/wso2server.sh"), n.path("bin/wso2server.sh"), 0o755)
 	return n
+}
+
+func symlinkLine(p string) string {
+	if p == "" {
+		return "# carbon.das.symbolic.link /home/ubuntu/das/das_symlink/"
+	}
+	return "carbon.das.symbolic.link " + p
 }
