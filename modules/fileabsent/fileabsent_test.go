@@ -102,3 +102,24 @@ func TestErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestSameBytesDifferentModes: backups are named by digest, so two removed files with the same
+// bytes share one backup; each still gets its own mode back.
+func TestSameBytesDifferentModes(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.dat"), filepath.Join(dir, "b.dat")
+	if err := os.WriteFile(a, []byte("same\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(b, []byte("same\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h := modtest.Host(t)
+	c := modtest.Apply(t, h, Module{}, args(a, b))
+	modtest.Revert(t, h, Module{}, c)
+	modtest.FileIs(t, a, []byte("same\n"), 0o600)
+	modtest.FileIs(t, b, []byte("same\n"), 0o644)
+}

@@ -153,6 +153,27 @@ func RevertFile(ctx context.Context, h *engine.Host, fu engine.FileUndo) error {
 	if err := h.RestoreFile(ctx, fu); err != nil {
 		return fmt.Errorf("%s: restore: %w", fu.Path, err)
 	}
+	if !fu.Existed || fu.Backup == "" {
+		return nil
+	}
+	// Backups are named by content digest, so two files with the same bytes share one; put the
+	// recorded mode and owner back in case that copy came from the other file.
+	st, err = h.Stat(ctx, []string{fu.Path}, false)
+	if err != nil {
+		return err
+	}
+	var fix []string
+	if uint32(st[0].Mode) != fu.Mode {
+		fix = append(fix, fmt.Sprintf("chmod %04o -- %s", fu.Mode, conn.Quote(fu.Path)))
+	}
+	if st[0].UID != fu.UID || st[0].GID != fu.GID {
+		fix = append(fix, fmt.Sprintf("chown %d:%d -- %s", fu.UID, fu.GID, conn.Quote(fu.Path)))
+	}
+	if len(fix) > 0 {
+		if err := h.Exec(ctx, strings.Join(fix, " && ")); err != nil {
+			return fmt.Errorf("%s: restore mode and owner: %w", fu.Path, err)
+		}
+	}
 	return nil
 }
 
