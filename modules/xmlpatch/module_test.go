@@ -366,6 +366,8 @@ func TestValidate(t *testing.T) {
 		{"fragment not well-formed", nil, blk("replace_children", "xpath", "/a", "fragment", "<b>"), "Invalid XML fragment"},
 		{"ensure fragment with two elements", nil, blk("ensure", "xpath", "/a/b", "fragment", "<b/><b/>"), "Invalid XML fragment"},
 		{"count zero", nil, blk("set_text", "xpath", "/a", "value", "1", "count", 0), "Invalid count"},
+		{"set_attr without a name", nil, blk("set_attr", "xpath", "/a/b", "value", "1"), "Missing attribute name"},
+		{"set_attr on an attribute", nil, blk("set_attr", "xpath", "/a/b/@c", "value", "1"), ""},
 		{"attribute name", nil, blk("set_attr", "xpath", "/a", "name", "a b", "value", "1"), "Invalid attribute name"},
 	}
 	for _, tc := range cases {

@@ -341,6 +341,15 @@ func (Module) Validate(args *engine.Args) hcl.Diagnostics {
 				diags = append(diags, b.Diag("xpath", "Cannot tell where to insert", err.Error()))
 			}
 		}
+		if b.Type == string(xmldoc.OpSetAttr) && !b.Has("name") && known(b, "xpath") {
+			x := b.String("xpath")
+			if parent, err := xmldoc.ParentXPath(x); err == nil {
+				step := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(x)[len(strings.TrimSpace(parent)):], "/"))
+				if !strings.HasPrefix(step, "@") && !strings.HasPrefix(step, "attribute::") {
+					diags = append(diags, b.Diag("xpath", "Missing attribute name", "set_attr needs name unless its XPath selects an attribute (.../@name)"))
+				}
+			}
+		}
 		if b.Type == string(xmldoc.OpSetAttr) && known(b, "name") {
 			if _, err := xmldoc.EscapeAttr(b.String("name"), '"'); err != nil || strings.ContainsAny(b.String("name"), " \t\r\n=\"'<>&/") || b.String("name") == "" {
 				diags = append(diags, b.Diag("name", "Invalid attribute name", fmt.Sprintf("%q is not an XML attribute name", b.String("name"))))
