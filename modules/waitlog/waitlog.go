@@ -186,6 +186,7 @@ func (Module) Apply(ctx context.Context, h *engine.Host, c *engine.Change) error
 		return fmt.Errorf("wait_log: apply without a checked change")
 	}
 	s := p.spec
+	began := time.Now()
 	wctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	m := newMatcher(s, cancel)
@@ -200,10 +201,12 @@ func (Module) Apply(ctx context.Context, h *engine.Host, c *engine.Change) error
 		return nil
 	case st.failLine != "":
 		return fmt.Errorf("%s: failure line after %d new lines: %s\n%s", s.path, st.lines, h.Redact(st.failLine), tailOf(ctx, h, s))
-	case ctx.Err() != nil:
+	case errors.Is(ctx.Err(), context.Canceled):
 		return fmt.Errorf("%s: %w", s.path, ctx.Err())
 	case wctx.Err() != nil:
-		msg := fmt.Sprintf("%s: timed out after %s (%d new lines); still missing: %s", s.path, s.timeout, st.lines, h.Redact(strings.Join(st.missing(), ", ")))
+		// Our wait_timeout or the task's own timeout (a deadline on ctx) ran out.
+		took := time.Since(began).Round(time.Second)
+		msg := fmt.Sprintf("%s: timed out after %s (%d new lines); still missing: %s", s.path, took, st.lines, h.Redact(strings.Join(st.missing(), ", ")))
 		if st.tolerated > 0 {
 			msg += fmt.Sprintf(" (%d tolerated transient lines seen, last: %s)", st.tolerated, h.Redact(st.lastTolerated))
 		}

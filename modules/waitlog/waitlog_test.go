@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/isaplay/isaplay/engine"
 	"github.com/isaplay/isaplay/inventory/conn"
@@ -117,11 +119,32 @@ func TestWaitNeverMatchesLinesBeforeCursor(t *testing.T) {
 		"patterns":     strs(`WSO2 Carbon started`, `Became CEP HA Active Member`),
 		"wait_timeout": cty.StringVal("1s"),
 	}))
-	if err == nil || !strings.Contains(err.Error(), "timed out after 1s") || !strings.Contains(err.Error(), "still missing: WSO2 Carbon started, Became CEP HA Active Member") {
+	if err == nil || !timedOut.MatchString(err.Error()) || !strings.Contains(err.Error(), "still missing: WSO2 Carbon started, Became CEP HA Active Member") {
 		t.Fatalf("want a timeout naming both patterns, got %v", err)
 	}
 	if !strings.Contains(err.Error(), "last 20 lines of "+log) || !strings.Contains(err.Error(), "WSO2 Carbon started in 7 sec") {
 		t.Fatalf("timeout does not show the log tail: %v", err)
+	}
+}
+
+var timedOut = regexp.MustCompile(`timed out after \d+s \(\d+ new lines\)`)
+
+// TestWaitTaskTimeout: the task's own timeout (a deadline on the context) ends the wait with
+// the same report as wait_timeout.
+func TestWaitTaskTimeout(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "wso2carbon.log")
+	appendFile(t, log, carbonLine("INFO", "Starting WSO2 Carbon..."))
+	h := engine.NewHost("n1", local.New(), "run1", dir, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 800*time.Millisecond)
+	defer cancel()
+	c, err := Module{}.Check(ctx, h, args(log, map[string]cty.Value{"patterns": strs(`WSO2 Carbon started`)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = Module{}.Apply(ctx, h, c)
+	if err == nil || !timedOut.MatchString(err.Error()) || !strings.Contains(err.Error(), "Starting WSO2 Carbon...") {
+		t.Fatalf("want a timeout report with the log tail, got %v", err)
 	}
 }
 
