@@ -329,7 +329,7 @@ func (Module) Apply(ctx context.Context, h *engine.Host, c *engine.Change) error
 			break
 		}
 	}
-	if ctx.Err() != nil {
+	if errors.Is(ctx.Err(), context.Canceled) {
 		return fmt.Errorf("http_check %s: %w", h.Redact(s.url), ctx.Err())
 	}
 	msg := fmt.Sprintf("http_check %s: failed after %d attempt%s: %s", h.Redact(s.method+" "+s.url), n, plural(n), h.Redact(last.fail))
