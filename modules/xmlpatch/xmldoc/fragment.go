@@ -13,8 +13,7 @@ type Fragment struct {
 	// Node is a document node holding the fragment's content.
 	Node *Node
 	// Text is the fragment's text; the nodes' offsets point into it.
-	Text  string
-	scope map[string]string
+	Text string
 }
 
 // ParseFragment parses XML content as it would be read inside an element with the given
@@ -32,7 +31,7 @@ func ParseFragment(text string, scope map[string]string) (*Fragment, error) {
 	if err := p.parse(root, sc); err != nil {
 		return nil, fmt.Errorf("fragment: %w", err)
 	}
-	return &Fragment{Node: root, Text: text, scope: sc}, nil
+	return &Fragment{Node: root, Text: text}, nil
 }
 
 // Element returns the fragment's only element, or an error when it has none or several or
