@@ -142,3 +142,33 @@ func TestFixtures(t *testing.T) {
 		})
 	}
 }
+
+// TestWriteOncePassword: the event publisher password is set only while Carbon has not
+// encrypted it (spec F10 drift trap); once encrypted="true" the task is in sync, and the
+// ciphertext is masked in every diff line.
+func TestWriteOncePassword(t *testing.T) {
+	ns := map[string]string{"ep": "http://wso2.org/carbon/eventpublisher"}
+	to := "/ep:eventPublisher/ep:to/ep:property"
+	blocks := []*engine.Args{
+		blk("set_text", "xpath", to+"[@name='receiverURL']", "value", "tcp://"+an1+":7612|tcp://"+an2+":7612"),
+		blk("set_text", "xpath", to+"[@name='password'][@encrypted='false']", "value", "n3w", "optional", true),
+	}
+	p := copyFile(t, filepath.Join(repoTestdata(t), "publisher-encrypted.xml"), 0o644)
+	h := newHost(t)
+	c := check(t, h, task(p, ns, blocks...))
+	if plus, minus := diffStat(c.Diff); plus != 1 || minus != 1 {
+		t.Errorf("+%d -%d, want only the receiverURL line:\n%s", plus, minus, c.Diff)
+	}
+	if err := (Module{}).Apply(context.Background(), h, c); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(p)
+	if !bytes.Contains(got, []byte(`<property encrypted="true" name="password">kuv2Mub`)) || bytes.Contains(got, []byte("n3w")) {
+		t.Errorf("the encrypted password was touched:\n%s", got)
+	}
+	// A later change next to it shows the ciphertext line as context: masked.
+	c = check(t, h, task(p, ns, blk("set_text", "xpath", to+"[@name='username']", "value", "analytics")))
+	if strings.Contains(c.Diff, "kuv2Mub") || !strings.Contains(c.Diff, `name="password">(sensitive)</property>`) {
+		t.Errorf("ciphertext not masked:\n%s", c.Diff)
+	}
+}
