@@ -1,0 +1,91 @@
+package e2e
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestRollbackRefusesDriftedFileUnlessForced applies the edits on 2 nodes, then someone else
+// changes spark-defaults.conf on n1. `isaplay rollback` shows the undo plan with the drift and,
+// without a terminal and without --yes, asks nothing and changes nothing. With --yes it
+// reverts everything else, refuses that file with a diff of the original against what is there
+// now, keeps the other person's bytes and exits 3. With --force it restores the original and
+// exits 0, leaving both nodes byte-identical to before the run.
+func TestRollbackRefusesDriftedFileUnlessForced(t *testing.T) {
+	s := newStand(t, 2)
+	pb := s.writePlaybook("site.hcl", playbook(editTasks...))
+	before := s.snapshots()
+	mustExit(t, s.isaplay(nil, "apply", "--yes", pb), 0)
+	runID := s.onlyRun()
+
+	const rel = "wso2/wso2is-analytics-5.6.0/repository/conf/analytics/spark/spark-defaults.conf"
+	p := filepath.Join(s.c.NodeRoot(0), rel)
+	applied, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs := strings.Replace(string(applied), "\nspark.ui.port 4040\n", "\nspark.ui.port 4041\n", 1)
+	if theirs == string(applied) {
+		t.Fatal("spark.ui.port 4040 not found in spark-defaults.conf")
+	}
+	if err := os.WriteFile(p, []byte(theirs), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(theirs))
+	theirsSHA := hex.EncodeToString(sum[:])
+	drifted := s.snapshots()
+
+	// No terminal, no --yes: the undo plan is shown with the drift, nothing is done.
+	r := s.isaplay(nil, "rollback")
+	mustExit(t, r, 1)
+	if !regexp.MustCompile(`n1: analytics / spark masters \(properties_set, applied\): .*spark-defaults\.conf was changed since this run`).MatchString(r.stdout) {
+		t.Errorf("the undo plan does not flag n1's spark-defaults.conf:\n%s", r)
+	}
+	if !strings.Contains(r.stderr, "--yes") {
+		t.Errorf("the refusal to ask does not mention --yes:\n%s", r)
+	}
+	s.requireTrees(drifted, "after a rollback that had no terminal to ask on")
+
+	r = s.isaplay(nil, "rollback", "--yes")
+	mustExit(t, r, 3)
+	if !regexp.MustCompile(`Rollback: 9 reverted, 0 failed, 1 refused\.`).MatchString(r.stdout) {
+		t.Errorf("want 9 reverted and 1 refused:\n%s", r)
+	}
+	for _, want := range []string{
+		"! n1: analytics / spark masters: refused: /opt/" + rel + " was changed since this run",
+		"-spark.ui.port 4040", "+spark.ui.port 4041", "-carbon.spark.master.count  1", "+carbon.spark.master.count  2",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("the refusal does not show %q:\n%s", want, r)
+		}
+	}
+	if st := s.status(runID); st != "rollback_incomplete" {
+		t.Errorf("journal status %q, want rollback_incomplete", st)
+	}
+	s.requireRunsPending(runID, "rollback_incomplete")
+	// n2 is back; n1 is back except the refused file, which keeps the other person's bytes.
+	want := []tree{{}, before[1]}
+	for k, v := range before[0] {
+		want[0][k] = v
+	}
+	e := want[0][rel]
+	e.SHA256 = theirsSHA
+	want[0][rel] = e
+	s.requireTrees(want, "after the rollback that refused one file")
+
+	r = s.isaplay(nil, "rollback", "--yes", "--force")
+	mustExit(t, r, 0)
+	if !regexp.MustCompile(`Rollback: 1 reverted, 0 failed, 0 refused\.`).MatchString(r.stdout) {
+		t.Errorf("want the refused change reverted:\n%s", r)
+	}
+	s.requireTrees(before, "after the forced rollback")
+	s.requireCleanHosts(runID)
+	if st := s.status(runID); st != "rolled_back" {
+		t.Errorf("journal status %q, want rolled_back", st)
+	}
+}
