@@ -31,7 +31,7 @@ type applyFlags struct {
 func applyCmd(g *globals) *cobra.Command {
 	var f applyFlags
 	cmd := &cobra.Command{
-		Use:   "apply PLAYBOOK | PLANFILE",
+		Use:   "apply PLAYBOOK | PLANFILE | BUNDLE",
 		Short: "Plan, show the plan, ask, then apply it; undo this run's changes if it fails",
 		Long: "apply plans the playbook, shows the plan and asks (unless --yes). Each change is journaled in the\n" +
 			"state directory before it is made. When a task fails, by default every change of this run is\n" +
@@ -83,6 +83,11 @@ func (g *globals) apply(parent context.Context, path string, f applyFlags) error
 	}
 	ctx, stop := g.interruptible(parent)
 	defer stop()
+	path, cleanup, err := g.playbookArg(path)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
 	var saved *engine.SavedPlan
 	if engine.IsPlanFile(path) {
 		var err error

@@ -60,7 +60,12 @@ func planCmd(g *globals) *cobra.Command {
 			if err := g.checkFormat(); err != nil {
 				return err
 			}
-			l, err := g.load(args[0], false)
+			path, cleanup, err := g.playbookArg(args[0])
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			l, err := g.load(path, false)
 			if err != nil {
 				return err
 			}

@@ -98,6 +98,7 @@ func (g *globals) config(l *loaded, runID string, conns *engine.Conns) engine.Co
 		Forks:     g.forks,
 		RunID:     runID,
 		Conns:     conns,
+		Files:     g.files,
 	}
 }
 

@@ -44,6 +44,7 @@ type globals struct {
 	stdout, stderr io.Writer
 	parser         *hclparse.Parser
 	redactor       *engine.Redactor
+	files          *engine.ControllerFiles
 }
 
 // Main runs isaplay with args and returns the exit code: 0 success, 1 error, 2 plan has changes
@@ -72,7 +73,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	pf.StringVar(&g.hostKey, "host-key", "strict", "host key policy: strict, accept-new (pin unknown keys) or off (warns)")
 	pf.BoolVar(&g.noColor, "no-color", false, "never use colours")
 	pf.StringVar(&g.format, "format", "text", "output of plan and apply: text, markdown or json")
-	root.AddCommand(validateCmd(g), planCmd(g), applyCmd(g), rollbackCmd(g), runsCmd(g), modulesCmd(g), versionCmd(g))
+	root.AddCommand(validateCmd(g), planCmd(g), applyCmd(g), rollbackCmd(g), runsCmd(g), bundleCmd(g), modulesCmd(g), versionCmd(g))
 	root.SetArgs(args)
 	err := root.Execute()
 	var ee exitError
