@@ -145,7 +145,7 @@ func (g *globals) apply(parent context.Context, path string, f applyFlags) error
 	defer conns.Unlock(context.Background())
 	g.say(fmt.Sprintf("\nApplying run %s (journal: %s)", runID, journal.Dir(g.stateDirectory(), runID)))
 	cfg.Reviewed = plan
-	cfg.Events = g.progress()
+	cfg.Events = g.progress(len(plan.Entries))
 	cfg.Journal = w
 	cfg.Lock = true
 	result, applyErr := engine.ApplyRun(ctx, cfg)

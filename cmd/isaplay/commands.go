@@ -14,6 +14,7 @@ import (
 	"github.com/isaplay/isaplay/engine"
 	"github.com/spf13/cobra"
 	"github.com/zclconf/go-cty/cty"
+	"golang.org/x/term"
 )
 
 func validateCmd(g *globals) *cobra.Command {
@@ -176,9 +177,49 @@ func (g *globals) savePlan(path string, l *loaded, plan *engine.Plan) error {
 	})
 }
 
-// progress prints one line per task per host as tasks finish (a JSON event with --format json).
-func (g *globals) progress() func(engine.Event) {
+// progress prints one line per task per host as tasks finish (a JSON event with --format json);
+// on a terminal it keeps one live status line instead: done/total, failures, elapsed time and
+// what each host is running.
+func (g *globals) progress(total int) func(engine.Event) {
 	var mu sync.Mutex
+	if f, ok := g.stderr.(*os.File); ok && g.format == "text" && term.IsTerminal(int(f.Fd())) {
+		start := time.Now()
+		running := map[string]string{}
+		done, failed := 0, 0
+		return func(ev engine.Event) {
+			mu.Lock()
+			defer mu.Unlock()
+			switch ev.Kind {
+			case "task_start":
+				running[ev.Host] = ev.Task
+			case "task_done":
+				delete(running, ev.Host)
+				done++
+				if ev.Status == engine.StatusFailed {
+					failed++
+					fmt.Fprintf(g.stderr, "\r\x1b[K%s\n", g.redactor.Redact(fmt.Sprintf("%s: %s / %s failed: %v", ev.Host, ev.Play, ev.Task, ev.Err)))
+				}
+			default:
+				return
+			}
+			hosts := make([]string, 0, len(running))
+			for h, t := range running {
+				hosts = append(hosts, h+": "+t)
+			}
+			sort.Strings(hosts)
+			line := fmt.Sprintf("applying %d/%d, %d failed, %s", done, total, failed, time.Since(start).Round(100*time.Millisecond))
+			if len(hosts) > 0 {
+				line += " | " + strings.Join(hosts, ", ")
+			}
+			if w, _, err := term.GetSize(int(f.Fd())); err == nil && w > 10 && len(line) > w-1 {
+				line = line[:w-1]
+			}
+			fmt.Fprintf(g.stderr, "\r\x1b[K%s", g.redactor.Redact(line))
+			if done == total {
+				fmt.Fprintln(g.stderr)
+			}
+		}
+	}
 	return func(ev engine.Event) {
 		if ev.Kind != "task_done" {
 			return
