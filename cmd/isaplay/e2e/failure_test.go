@@ -98,3 +98,31 @@ func TestFailureAtTaskKRollsBackEveryNode(t *testing.T) {
 		})
 	}
 }
+
+// TestFailedBackupRollsBackCleanly makes n2's first file edit fail before it writes anything:
+// its backup cannot be saved because n2's isaplay state directory holds a file named "runs"
+// where the backup directory must go (as when that disk is full or the directory is not
+// writable). The product file on n2 is untouched, so the rollback has nothing to restore for
+// that change; it must still end clean: exit 1, rolled_back, every node byte-identical.
+func TestFailedBackupRollsBackCleanly(t *testing.T) {
+	s := newStand(t, 3)
+	if err := os.MkdirAll(s.hostState(1), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(s.hostState(1), "runs"), []byte("not a directory\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pb := s.writePlaybook("site.hcl", playbook(editTasks...))
+	before := s.snapshots()
+
+	r := s.isaplay(nil, "apply", "--yes", pb)
+	if !regexp.MustCompile(`n2: analytics / spark masters: failed`).MatchString(r.stderr) {
+		t.Fatalf("n2's spark edit did not fail as arranged:\n%s", r)
+	}
+	s.requireTrees(before, "after the failed run")
+	mustExit(t, r, 1)
+	runID := s.onlyRun()
+	if st := s.status(runID); st != "rolled_back" {
+		t.Errorf("journal status %q, want rolled_back", st)
+	}
+}
