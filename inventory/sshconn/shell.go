@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 
@@ -42,6 +43,7 @@ printf '\000%s %s\n' "$M" "$(id -u)"
 printf '\000%s\n' "$M" >&2
 IFS= read -r h || exit 0
 [ "$h" = "HELLO $M" ] || exit 96
+printf '\000%s ok\n' "$M"
 while IFS= read -r h; do
 	n=${h%% *}; h=${h#* }
 	x=${h%% *}
@@ -78,6 +80,7 @@ type shell struct {
 	uid    int
 	become bool
 	broken bool
+	gone   chan struct{} // closed when the server has closed the session
 }
 
 type errFrame struct {
@@ -106,9 +109,9 @@ func (c *Conn) startShell(ctx context.Context, become bool) (*shell, error) {
 var errSudoNeedsPassword = errors.New("sudo needs a password")
 
 func (c *Conn) openShell(ctx context.Context, become, withPassword bool) (*shell, error) {
-	sess, err := c.client.NewSession()
+	sess, err := c.newSession(ctx)
 	if err != nil {
-		return nil, c.lostOr(ctx, fmt.Errorf("open session: %w", err))
+		return nil, err
 	}
 	stdin, err1 := sess.StdinPipe()
 	stdout, err2 := sess.StdoutPipe()
@@ -121,7 +124,7 @@ func (c *Conn) openShell(ctx context.Context, become, withPassword bool) (*shell
 	cmd := "exec sh -c " + conn.Quote(loopScript) + " isaplay " + m
 	switch {
 	case become && withPassword:
-		cmd = "exec sudo -S -p '' -- sh -c " + conn.Quote(loopScript) + " isaplay " + m
+		cmd = "exec sudo -k -S -p '' -- sh -c " + conn.Quote(loopScript) + " isaplay " + m
 	case become:
 		cmd = "exec sudo -n -- sh -c " + conn.Quote(loopScript) + " isaplay " + m
 	}
@@ -130,7 +133,11 @@ func (c *Conn) openShell(ctx context.Context, become, withPassword bool) (*shell
 		return nil, c.lostOr(ctx, fmt.Errorf("start shell: %w", err))
 	}
 	sh := &shell{sess: sess, stdin: stdin, out: &framer{r: stdout}, errs: make(chan errFrame, 1),
-		marker: []byte("\x00" + m), become: become}
+		marker: []byte("\x00" + m), become: become, gone: make(chan struct{})}
+	go func() {
+		sess.Wait()
+		close(sh.gone)
+	}()
 	// Until the banner, stderr is sudo's: keep it for the error message, and watch it for a
 	// rejected password (sudo would otherwise wait for another try).
 	var preErr []byte
@@ -218,7 +225,54 @@ func (c *Conn) openShell(ctx context.Context, become, withPassword bool) (*shell
 		sess.Close()
 		return nil, c.lostOr(ctx, fmt.Errorf("start shell: %w", err))
 	}
+	ack := make(chan error, 1)
+	go func() {
+		err := sh.out.until(sh.marker, io.Discard)
+		if err == nil {
+			var line string
+			if line, err = sh.out.line(); err == nil && line != " ok" {
+				err = fmt.Errorf("unexpected %q", line)
+			}
+		}
+		ack <- err
+	}()
+	select {
+	case err = <-ack:
+	case <-ctx.Done():
+		sess.Close()
+		return nil, ctx.Err()
+	}
+	if err != nil {
+		sess.Close()
+		if withPassword {
+			// The loop, not sudo, read the password line (and refused it as its HELLO).
+			return nil, fmt.Errorf("become: sudo did not ask for the password it was given")
+		}
+		return nil, c.lostOr(ctx, fmt.Errorf("start shell: %w", err))
+	}
 	return sh, nil
+}
+
+// newSession opens a session. A refusal is retried briefly: the server may still be closing a
+// session this client already let go of.
+func (c *Conn) newSession(ctx context.Context) (*ssh.Session, error) {
+	wait := 2 * time.Millisecond
+	for i := 0; ; i++ {
+		sess, err := c.client.NewSession()
+		if err == nil {
+			return sess, nil
+		}
+		var oe *ssh.OpenChannelError
+		if !errors.As(err, &oe) || i >= 10 {
+			return nil, c.lostOr(ctx, fmt.Errorf("open session: %w", err))
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		wait = min(2*wait, 200*time.Millisecond)
+	}
 }
 
 // run runs one script on the shell. stdout, when set, receives standard output as it arrives.

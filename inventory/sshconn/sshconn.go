@@ -217,14 +217,12 @@ func (c *Conn) acquire(ctx context.Context, become bool) (*shell, error) {
 			}
 			return sh, nil
 		}
-		// At the limit: an idle shell of the other kind gives up its session.
+		// At the limit: an idle shell of the other kind gives up its session (the slot frees
+		// once the server has closed it).
 		if n := len(p.idle[!become]); n > 0 {
 			sh := p.idle[!become][n-1]
 			p.idle[!become] = p.idle[!become][:n-1]
-			p.live--
-			p.mu.Unlock()
-			sh.close()
-			continue
+			c.drop(sh)
 		}
 		w := make(chan struct{})
 		p.waiters = append(p.waiters, w)
@@ -237,16 +235,31 @@ func (c *Conn) acquire(ctx context.Context, become bool) (*shell, error) {
 	}
 }
 
+// drop closes a shell and frees its session slot once the server has closed the session too
+// (sshd counts a session until then, and would refuse a new one over MaxSessions). p.mu is held.
+func (c *Conn) drop(sh *shell) {
+	if !sh.broken {
+		sh.close()
+	}
+	go func() {
+		select {
+		case <-sh.gone:
+		case <-time.After(10 * time.Second):
+		}
+		c.pool.mu.Lock()
+		c.pool.live--
+		c.pool.wake()
+		c.pool.mu.Unlock()
+	}()
+}
+
 // release returns a shell to the pool, or drops it when it broke.
 func (c *Conn) release(sh *shell) {
 	p := &c.pool
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if sh.broken || p.closed {
-		if !sh.broken {
-			sh.close()
-		}
-		p.live--
+		c.drop(sh)
 	} else {
 		p.idle[sh.become] = append(p.idle[sh.become], sh)
 	}

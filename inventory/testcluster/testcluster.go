@@ -387,7 +387,8 @@ Subsystem sftp internal-sftp
 	return nil
 }
 
-// nodeScript runs inside the node's new mount and pid namespaces: private /opt and home, then sshd.
+// nodeScript runs inside the node's new mount and pid namespaces (with their own /proc, so that
+// sudo's parent-process checks see the node's processes): private /opt and home, then sshd.
 const nodeScript = `set -e
 mount --bind "$1" /opt
 mount --bind "$2" "$3"
@@ -401,7 +402,7 @@ func (n *Node) start() error {
 		return fmt.Errorf("testcluster: %w", err)
 	}
 	defer logf.Close()
-	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "--pid", "--fork", "--kill-child",
+	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "--pid", "--fork", "--kill-child", "--mount-proc",
 		"--", "sh", "-c", nodeScript, "node",
 		filepath.Join(n.Dir, "opt"), filepath.Join(n.Dir, "home"), n.c.home, SSHD, filepath.Join(n.Dir, "sshd_config"))
 	cmd.Stdout = logf
