@@ -219,3 +219,42 @@ func scopeValues(sc *scope, parentCtx *hcl.EvalContext, fns map[string]function.
 	locals, d := evalLocalsIn(sc.locals, varObj, fns)
 	return varObj, locals, append(diags, d...)
 }
+
+// secretSources maps each sensitive top-level argument of a task whose expression is exactly a
+// variable (through component inputs) to that playbook variable's name.
+func secretSources(t *Task, args *Args) map[string]string {
+	var out map[string]string
+	for name, a := range t.attrs {
+		if !args.Sensitive(name) {
+			continue
+		}
+		if v := rootVariable(a.Expr, t.scope); v != "" {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[name] = v
+		}
+	}
+	return out
+}
+
+// rootVariable follows an expression that is exactly var.NAME up through component inputs to
+// the playbook variable it comes from; "" when it is anything else.
+func rootVariable(expr hcl.Expression, sc *scope) string {
+	tr, diags := hcl.AbsTraversalForExpr(expr)
+	if diags.HasErrors() || len(tr) != 2 || tr.RootName() != "var" {
+		return ""
+	}
+	at, ok := tr[1].(hcl.TraverseAttr)
+	if !ok {
+		return ""
+	}
+	if sc == nil || sc.parent == nil {
+		return at.Name
+	}
+	in, ok := sc.inputs[at.Name]
+	if !ok {
+		return ""
+	}
+	return rootVariable(in.Expr, sc.parent)
+}

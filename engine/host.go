@@ -297,3 +297,18 @@ func (h *Host) CheckFileRevert(ctx context.Context, u FileUndo) error {
 	drift.Diff = h.Redact(Diff(u.Path, string(orig), string(now)))
 	return drift
 }
+
+type revertSecretsKey struct{}
+
+// WithRevertSecrets gives Revert and CheckRevert the values of a change's sensitive arguments
+// (by argument name), supplied again by the operator for a rollback in a later process.
+func WithRevertSecrets(ctx context.Context, values map[string]string) context.Context {
+	return context.WithValue(ctx, revertSecretsKey{}, values)
+}
+
+// RevertSecret returns a sensitive argument's value given for this rollback.
+func RevertSecret(ctx context.Context, arg string) (string, bool) {
+	m, _ := ctx.Value(revertSecretsKey{}).(map[string]string)
+	v, ok := m[arg]
+	return v, ok
+}

@@ -79,6 +79,9 @@ type Record struct {
 	Task   string `json:"task"`
 	Module string `json:"module"`
 	Undo   Undo   `json:"undo"`
+	// Secrets names, for each sensitive argument that is exactly a playbook variable, that
+	// variable, so a later rollback can ask for it again; values are never journaled.
+	Secrets map[string]string `json:"secrets,omitempty"`
 }
 
 type hostState struct {
@@ -726,7 +729,7 @@ func (r *runner) execute(ctx context.Context, t *Task, hs *hostState, playHosts 
 	if err := r.checkReviewed(e); err != nil {
 		return err
 	}
-	rec := Record{Host: hs.inv.Name, Play: t.Play.Name, Task: t.Name, Module: t.Module, Undo: c.Undo}
+	rec := Record{Host: hs.inv.Name, Play: t.Play.Name, Task: t.Name, Module: t.Module, Undo: c.Undo, Secrets: secretSources(t, args)}
 	if r.cfg.Journal != nil {
 		r.seqMu.Lock()
 		r.seq++

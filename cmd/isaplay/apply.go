@@ -10,6 +10,8 @@ import (
 	"os/user"
 	"strings"
 
+	"github.com/zclconf/go-cty/cty"
+
 	"github.com/isaplay/isaplay/engine"
 	"github.com/isaplay/isaplay/engine/journal"
 	"github.com/spf13/cobra"
@@ -220,7 +222,7 @@ func (g *globals) restoreInputs(path string) (*engine.SavedPlan, error) {
 
 func (g *globals) rollbackOptions(conns *engine.Conns, force bool) journal.RollbackOptions {
 	return journal.RollbackOptions{
-		Registry: builtinRegistry(), Conns: conns, Redactor: g.redactor, Force: force,
+		Registry: builtinRegistry(), Conns: conns, Redactor: g.redactor, Force: force, Secret: g.secretValue,
 		Progress: func(c *journal.Change, err error) {
 			status := "reverted"
 			if err != nil {
@@ -265,4 +267,51 @@ func operator() string {
 	}
 	host, _ := os.Hostname()
 	return name + "@" + host
+}
+
+// secretValue finds a variable's value for a rollback, with the apply's precedence: --var, then
+// --var-file (later files first), then ISAPLAY_VAR_<name>; on a terminal it asks.
+func (g *globals) secretValue(name string) (string, error) {
+	g.secretMu.Lock()
+	defer g.secretMu.Unlock()
+	if v, ok := g.secretCache[name]; ok {
+		return v, nil
+	}
+	v, err := g.lookupSecret(name)
+	if err == nil {
+		if g.secretCache == nil {
+			g.secretCache = map[string]string{}
+		}
+		g.secretCache[name] = v
+	}
+	return v, err
+}
+
+func (g *globals) lookupSecret(name string) (string, error) {
+	for i := len(g.vars) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(g.vars[i], "="); ok && k == name {
+			return v, nil
+		}
+	}
+	for i := len(g.varFiles) - 1; i >= 0; i-- {
+		f, diags := g.parser.ParseHCLFile(g.varFiles[i])
+		if diags.HasErrors() {
+			return "", diags
+		}
+		attrs, _ := f.Body.JustAttributes()
+		if a, ok := attrs[name]; ok {
+			val, diags := a.Expr.Value(nil)
+			if diags.HasErrors() || val.Type() != cty.String {
+				return "", fmt.Errorf("%s: %s is not a string", g.varFiles[i], name)
+			}
+			return val.AsString(), nil
+		}
+	}
+	if v, ok := os.LookupEnv("ISAPLAY_VAR_" + name); ok {
+		return v, nil
+	}
+	if g.stdinTerminal() {
+		return g.promptVariable(&engine.Variable{Name: name, Sensitive: true})
+	}
+	return "", fmt.Errorf("give it with --var %s=..., a --var-file or ISAPLAY_VAR_%s", name, name)
 }

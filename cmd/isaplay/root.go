@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
@@ -45,6 +46,8 @@ type globals struct {
 	parser         *hclparse.Parser
 	redactor       *engine.Redactor
 	files          *engine.ControllerFiles
+	secretMu       sync.Mutex
+	secretCache    map[string]string
 }
 
 // Main runs isaplay with args and returns the exit code: 0 success, 1 error, 2 plan has changes

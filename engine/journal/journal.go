@@ -101,9 +101,15 @@ func Create(stateDir string, meta Meta, r *engine.Redactor) (*Writer, error) {
 
 // Open reopens an existing run's journal for appending (rollback records).
 func Open(stateDir, runID string, r *engine.Redactor) (*Writer, error) {
-	f, err := os.OpenFile(filepath.Join(Dir(stateDir, runID), "journal.jsonl"), os.O_WRONLY|os.O_APPEND, 0o600)
+	path := filepath.Join(Dir(stateDir, runID), "journal.jsonl")
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
+	}
+	// A controller killed mid-write leaves a torn last line: end it, so that what is appended
+	// now starts on a line of its own.
+	if b, err := os.ReadFile(path); err == nil && len(b) > 0 && b[len(b)-1] != '\n' {
+		f.WriteString("\n")
 	}
 	return &Writer{f: f, redactor: r, afterRecord: killHook()}, nil
 }
@@ -217,7 +223,7 @@ func Load(stateDir, runID string) (*Run, error) {
 	for sc.Scan() {
 		var l line
 		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-			break
+			continue // a torn line from a controller killed mid-write
 		}
 		switch l.Type {
 		case "run":

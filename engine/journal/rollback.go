@@ -21,6 +21,26 @@ type RollbackOptions struct {
 	Force bool
 	// Progress, when set, is told about each change as it is reverted.
 	Progress func(c *Change, err error)
+	// Secret, when set, returns the value of a playbook variable that a change's sensitive
+	// argument came from (Record.Secrets), asked of the operator again.
+	Secret func(variable string) (string, error)
+}
+
+// secrets puts the values of a change's sensitive arguments into ctx for Revert.
+func (o RollbackOptions) secrets(ctx context.Context, c *Change) (context.Context, error) {
+	if len(c.Secrets) == 0 || o.Secret == nil {
+		return ctx, nil
+	}
+	values := map[string]string{}
+	for arg, variable := range c.Secrets {
+		v, err := o.Secret(variable)
+		if err != nil {
+			return ctx, fmt.Errorf("%s: %s/%s: undo needs var.%s (for %s): %w", c.Host, c.Play, c.Task, variable, arg, err)
+		}
+		o.Redactor.Add(v)
+		values[arg] = v
+	}
+	return engine.WithRevertSecrets(ctx, values), nil
 }
 
 // Step is one change to revert, with what a rollback would find.
@@ -85,7 +105,11 @@ func PlanRollback(ctx context.Context, run *Run, o RollbackOptions) []Step {
 		} else if mod, ok := o.Registry.Lookup(c.Module); !ok {
 			st.Err = fmt.Errorf("%s: %s: module %q is not in this build", c.Host, c.Task, c.Module)
 		} else if rc, ok := mod.(engine.RevertChecker); ok {
-			if err := rc.CheckRevert(ctx, h, c.Undo); err != nil {
+			sctx, err := o.secrets(ctx, c)
+			if err == nil {
+				err = rc.CheckRevert(sctx, h, c.Undo)
+			}
+			if err != nil {
 				var drift *engine.DriftError
 				if errors.As(err, &drift) {
 					st.Drift = err
@@ -120,7 +144,10 @@ func Rollback(ctx context.Context, w *Writer, run *Run, o RollbackOptions) *Repo
 		if err == nil {
 			mod, _ := o.Registry.Lookup(c.Module)
 			h.Become = run.Meta.Hosts[c.Host].Become
-			err = mod.Revert(ctx, h, c.Undo)
+			var sctx context.Context
+			if sctx, err = o.secrets(ctx, c); err == nil {
+				err = mod.Revert(sctx, h, c.Undo)
+			}
 		}
 		if err != nil {
 			err = fmt.Errorf("%s: %s/%s: %w", c.Host, c.Play, c.Task, err)

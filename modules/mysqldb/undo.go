@@ -80,6 +80,8 @@ func (r *record) open(ctx context.Context, h *engine.Host) (*dbconn.Session, err
 	known := true
 	if pw, ok := ctx.Value(loginKey{}).(string); ok {
 		p.Password = pw
+	} else if pw, ok := engine.RevertSecret(ctx, "login_password"); ok {
+		p.Password = pw
 	} else if pw, ok := passwords.Load(credKey(h, p)); ok {
 		p.Password = pw.(string)
 	} else {

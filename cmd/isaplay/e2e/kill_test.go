@@ -124,3 +124,46 @@ func TestKillAtEveryJournalRecord(t *testing.T) {
 	t.Logf("%d kill points: killed applies %s, rollbacks %s, whole test %s", records,
 		applyTime.Round(time.Millisecond), rollbackTime.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
 }
+
+// TestKillDuringRollbackAtEveryRecord applies the edits on 3 nodes, then kills `isaplay
+// rollback` with SIGKILL right after each of its own journal records (one per reverted change,
+// then the end record), and resumes with a second `isaplay rollback`: it must exit 0, undo only
+// what is left, and leave every node byte-identical to before the run.
+func TestKillDuringRollbackAtEveryRecord(t *testing.T) {
+	start := time.Now()
+	s := newStand(t, 3)
+	pb := s.writePlaybook("site.hcl", playbook(editTasks...))
+	before := s.snapshots()
+	const changes = 15
+	for j := 1; j <= changes+1; j++ {
+		s.reset()
+		mustExit(t, s.isaplay(nil, "apply", "--yes", pb), 0)
+		runID := s.onlyRun()
+		applied := len(s.journal(runID))
+		r := s.isaplay([]string{"ISAPLAY_TEST_KILL_AFTER_RECORD=" + strconv.Itoa(j)}, "rollback", "--yes")
+		if !r.killed {
+			t.Fatalf("j=%d: the rollback was not killed:\n%s", j, r)
+		}
+		if got := len(s.journal(runID)) - applied; got != j {
+			t.Fatalf("j=%d: the killed rollback wrote %d journal lines", j, got)
+		}
+		rb := s.isaplay(nil, "rollback", "--yes")
+		if rb.killed || rb.code != 0 {
+			t.Fatalf("j=%d: resumed rollback:\n%s", j, rb)
+		}
+		left := changes - j
+		if j > changes {
+			if !strings.Contains(rb.stdout, "nothing left to undo") {
+				t.Errorf("j=%d: the resumed rollback found something to undo:\n%s", j, rb)
+			}
+		} else if want := "Rollback: " + strconv.Itoa(left) + " reverted, 0 failed, 0 refused."; !strings.Contains(rb.stdout, want) {
+			t.Errorf("j=%d: the resumed rollback did not say %q:\n%s", j, want, rb)
+		}
+		s.requireTrees(before, "j="+strconv.Itoa(j)+": after the resumed rollback")
+		s.requireCleanHosts(runID)
+		if t.Failed() {
+			t.FailNow()
+		}
+	}
+	t.Logf("%d kill points in rollback: %s", changes+1, time.Since(start).Round(time.Millisecond))
+}
