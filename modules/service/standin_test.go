@@ -52,6 +52,8 @@ type nodeConfig struct {
 	haHostsLeft bool
 	// symlink sets carbon.das.symbolic.link (C8c).
 	symlink string
+	// home is where the node is made; a fresh temporary directory when empty.
+	home string
 }
 
 // node is a fake product home with the stand-in as bin/wso2server.sh.
@@ -66,7 +68,10 @@ func (n node) path(rel string) string { return filepath.Join(n.home, filepath.Fr
 func newNode(t *testing.T, cfg nodeConfig) node {
 	t.Helper()
 	ref := reference(t)
-	n := node{home: t.TempDir()}
+	n := node{home: cfg.home}
+	if n.home == "" {
+		n.home = t.TempDir()
+	}
 	copyFile := func(src, dst string, mode os.FileMode, edits ...[3]string) {
 		t.Helper()
 		data, err := os.ReadFile(src)

@@ -50,7 +50,10 @@ func CursorFromOutput(out string) (Cursor, error) {
 }
 
 // followScript returns the script that streams every byte written to path after c, on one
-// session. The caller cancels it when done; tail watches the pid of `timeout` (the shell exec's into it), so killing that ends tail too, and `timeout` is the backstop when a remote session is dropped without a signal. When the
+// session. The caller cancels it when done. `timeout --foreground` stays in the command's
+// process group, so a connection that kills the group on cancel ends tail too; tail also
+// watches the pid of `timeout` (the shell exec's into it), so killing just that process ends
+// it; and `timeout` is the backstop when a remote session is dropped without a signal. When the
 // file was rotated since c (its inode changed), the rest of the rotated file is sent first when
 // a sibling path.* or path-* still has the old inode; the new file is then read from its
 // start. A file shorter than the cursor was truncated and is read from its start. tail -F
@@ -72,6 +75,6 @@ elif [ -n "$cur" ] && [ "$cur" != "$ino" ]; then
 elif [ -n "$cur" ] && [ "$(stat -L -c %s -- "$p")" -lt "$off" ]; then
   off=0
 fi
-exec timeout ` + strconv.Itoa(backstopSec) + ` tail -s 0.1 -c +$((off + 1)) -F --pid=$$ -- "$p"
+exec timeout --foreground ` + strconv.Itoa(backstopSec) + ` tail -s 0.1 -c +$((off + 1)) -F --pid=$$ -- "$p"
 `
 }
