@@ -151,11 +151,21 @@ func list(src string) (*listing, error) {
 			l.files++
 			l.bytes += e.size
 			if e.size <= overlayFileMax && total+e.size <= overlayTotalMax {
-				data, err := io.ReadAll(io.LimitReader(r, overlayFileMax+1))
+				// A NUL byte in the first 8 KiB marks a binary file (jars, classes, images):
+				// stop there rather than decompress all of it.
+				head, err := io.ReadAll(io.LimitReader(r, 8<<10))
 				if err != nil {
 					return fmt.Errorf("%s: %w", e.name, err)
 				}
-				if bytes.IndexByte(data, 0) < 0 {
+				if bytes.IndexByte(head, 0) >= 0 {
+					return nil
+				}
+				rest, err := io.ReadAll(io.LimitReader(r, overlayFileMax+1-int64(len(head))))
+				if err != nil {
+					return fmt.Errorf("%s: %w", e.name, err)
+				}
+				data := append(head, rest...)
+				if bytes.IndexByte(rest, 0) < 0 {
 					total += int64(len(data))
 					l.small = append(l.small, engine.Effect{Kind: engine.EffectFile, Path: e.name, Data: data, Mode: uint32(e.mode & 0o777)})
 				}

@@ -51,7 +51,7 @@ func pack(t *testing.T) []member {
 	}
 }
 
-func writeZip(t *testing.T, dir string, ms []member) string {
+func writeZip(t testing.TB, dir string, ms []member) string {
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
 	for _, m := range ms {
