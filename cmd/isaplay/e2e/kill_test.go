@@ -125,45 +125,62 @@ func TestKillAtEveryJournalRecord(t *testing.T) {
 		applyTime.Round(time.Millisecond), rollbackTime.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
 }
 
-// TestKillDuringRollbackAtEveryRecord applies the edits on 3 nodes, then kills `isaplay
-// rollback` with SIGKILL right after each of its own journal records (one per reverted change,
-// then the end record), and resumes with a second `isaplay rollback`: it must exit 0, undo only
-// what is left, and leave every node byte-identical to before the run.
+// TestKillDuringRollbackAtEveryRecord applies the edits on 3 nodes (15 changes), then kills
+// `isaplay rollback` with SIGKILL right after its first journal record, 15 times in a row: each
+// killed rollback resumes the previous one and reverts exactly one more change. A separate run
+// kills the rollback right after its end record. Each time a last `isaplay rollback` must exit
+// 0 and leave every node byte-identical to before the run, with the run's locks and backups
+// gone and the journal saying rolled_back.
 func TestKillDuringRollbackAtEveryRecord(t *testing.T) {
 	start := time.Now()
 	s := newStand(t, 3)
 	pb := s.writePlaybook("site.hcl", playbook(editTasks...))
 	before := s.snapshots()
 	const changes = 15
-	for j := 1; j <= changes+1; j++ {
-		s.reset()
-		mustExit(t, s.isaplay(nil, "apply", "--yes", pb), 0)
-		runID := s.onlyRun()
-		applied := len(s.journal(runID))
-		r := s.isaplay([]string{"ISAPLAY_TEST_KILL_AFTER_RECORD=" + strconv.Itoa(j)}, "rollback", "--yes")
+	killRollback := func(k int, runID string) {
+		t.Helper()
+		n := len(s.journal(runID))
+		r := s.isaplay([]string{"ISAPLAY_TEST_KILL_AFTER_RECORD=" + strconv.Itoa(k)}, "rollback", "--yes")
 		if !r.killed {
-			t.Fatalf("j=%d: the rollback was not killed:\n%s", j, r)
+			t.Fatalf("the rollback was not killed after record %d:\n%s", k, r)
 		}
-		if got := len(s.journal(runID)) - applied; got != j {
-			t.Fatalf("j=%d: the killed rollback wrote %d journal lines", j, got)
-		}
-		rb := s.isaplay(nil, "rollback", "--yes")
-		if rb.killed || rb.code != 0 {
-			t.Fatalf("j=%d: resumed rollback:\n%s", j, rb)
-		}
-		left := changes - j
-		if j > changes {
-			if !strings.Contains(rb.stdout, "nothing left to undo") {
-				t.Errorf("j=%d: the resumed rollback found something to undo:\n%s", j, rb)
-			}
-		} else if want := "Rollback: " + strconv.Itoa(left) + " reverted, 0 failed, 0 refused."; !strings.Contains(rb.stdout, want) {
-			t.Errorf("j=%d: the resumed rollback did not say %q:\n%s", j, want, rb)
-		}
-		s.requireTrees(before, "j="+strconv.Itoa(j)+": after the resumed rollback")
-		s.requireCleanHosts(runID)
-		if t.Failed() {
-			t.FailNow()
+		if got := len(s.journal(runID)) - n; got != k {
+			t.Fatalf("the rollback killed after record %d wrote %d journal lines", k, got)
 		}
 	}
+	finish := func(what, runID string) {
+		t.Helper()
+		rb := s.isaplay(nil, "rollback", "--yes")
+		if rb.killed || rb.code != 0 {
+			t.Fatalf("%s: the last rollback:\n%s", what, rb)
+		}
+		s.requireTrees(before, what+": after the last rollback")
+		s.requireCleanHosts(runID)
+		if st := s.status(runID); st != "rolled_back" {
+			t.Errorf("%s: journal status %q, want rolled_back", what, st)
+		}
+	}
+
+	mustExit(t, s.isaplay(nil, "apply", "--yes", pb), 0)
+	runID := s.onlyRun()
+	for j := 1; j <= changes; j++ {
+		killRollback(1, runID)
+		reverted := 0
+		for _, l := range s.journal(runID) {
+			if l.Type == "revert" && l.OK {
+				reverted++
+			}
+		}
+		if reverted != j {
+			t.Fatalf("after %d killed rollbacks the journal holds %d successful reverts", j, reverted)
+		}
+	}
+	finish("killed after each of the 15 reverts", runID)
+
+	s.reset()
+	mustExit(t, s.isaplay(nil, "apply", "--yes", pb), 0)
+	runID = s.onlyRun()
+	killRollback(changes+1, runID)
+	finish("killed after the end record", runID)
 	t.Logf("%d kill points in rollback: %s", changes+1, time.Since(start).Round(time.Millisecond))
 }
