@@ -1,0 +1,43 @@
+package command
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/isaplay/isaplay/engine"
+	"github.com/isaplay/isaplay/inventory/sshconn"
+	"github.com/isaplay/isaplay/inventory/testcluster"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// TestThroughSSH runs a command on a real sshd node: hostile arguments stay single words,
+// stdin carries a secret that never appears in the script, and output is redacted.
+func TestThroughSSH(t *testing.T) {
+	cl := testcluster.New(t, testcluster.Options{N: 1, Prefix: "cmd"})
+	node := cl.Nodes[0]
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c, err := sshconn.Dial(ctx, sshconn.Config{Host: node.Name, Address: node.Address, Port: node.Port, User: cl.User,
+		IdentityFiles: []string{cl.KeyFile}, KnownHostsFile: cl.KnownHosts, SSHConfigFile: "none", NoAgent: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	h := engine.NewHost(node.Name, c, "run1", ".isaplay", nil)
+	h.AddSecret("Svn-Pa55")
+	a := engine.NewArgs(Name, map[string]cty.Value{
+		"argv":  strs("sh", "-c", `read pw; printf '%s|%s\n' "$1" "$pw"`, "x", "it's $(not) `run`; *"),
+		"stdin": cty.StringVal("Svn-Pa55\n"),
+	})
+	ch, err := Module{}.Check(ctx, h, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := (Module{}).Apply(ctx, h, ch); err != nil {
+		t.Fatal(err)
+	}
+	if got := ch.Result.GetAttr("stdout").AsString(); got != "it's $(not) `run`; *|(sensitive)\n" {
+		t.Fatalf("stdout = %q", got)
+	}
+}
