@@ -122,8 +122,8 @@ type dirPlan struct {
 	setMeta bool
 }
 
-// Check reads the file (one round trip; one more to resolve owner or group names) and returns
-// the change.
+// Check reads the file (one round trip; one more to stat the directory of a new file, and one to
+// resolve owner or group names) and returns the change.
 func (Module) Check(ctx context.Context, h *engine.Host, args *engine.Args) (*engine.Change, error) {
 	p, diags := parseArgs(args)
 	if diags.HasErrors() {
@@ -142,6 +142,17 @@ func (Module) Check(ctx context.Context, h *engine.Host, args *engine.Args) (*en
 	}
 	if fi.Exists && fi.Type != conn.TypeFile {
 		return nil, fmt.Errorf("%s: is a %s, not a file", p.path, fi.Type)
+	}
+	if !fi.Exists {
+		// A new file needs its directory: apply would fail without it.
+		dir := path.Dir(p.path)
+		st, err := h.Stat(ctx, []string{dir}, false)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p.path, err)
+		}
+		if st[0].Type != conn.TypeDir && st[0].Type != conn.TypeSymlink {
+			return nil, fmt.Errorf("%s: directory %s does not exist (a file task with state = \"directory\" can create it first)", p.path, dir)
+		}
 	}
 	t := fileedit.Keep(fi)
 	if p.hasMode {

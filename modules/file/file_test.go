@@ -139,6 +139,11 @@ func TestDirectory(t *testing.T) {
 		t.Fatalf("mode %04o after revert", st.Mode().Perm())
 	}
 
+	// A new file in a missing directory is an error at plan time, not at apply.
+	if _, err := (Module{}).Check(context.Background(), h.Planning(), args("path", filepath.Join(root, "nodir", "x"), "content", "x")); err == nil || !strings.Contains(err.Error(), "nodir does not exist") {
+		t.Fatalf("error %v", err)
+	}
+
 	// A file where the directory should be is an error.
 	f := filepath.Join(root, "f")
 	if err := os.WriteFile(f, nil, 0o644); err != nil {
