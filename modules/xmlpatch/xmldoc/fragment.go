@@ -318,7 +318,7 @@ func (d *Document) syncElement(e, f *Node, fr *Fragment) ([]Edit, error) {
 		if fa.IsNamespaceDecl() {
 			continue
 		}
-		ea := e.Attr(fa.Space, fa.Local)
+		ea := e.sameAttr(fa)
 		if ea != nil && ea.Data == fa.Data {
 			continue
 		}
@@ -341,7 +341,7 @@ func (d *Document) syncElement(e, f *Node, fr *Fragment) ([]Edit, error) {
 		edits = append(edits, ed...)
 	}
 	for _, ea := range e.Attrs {
-		if !ea.IsNamespaceDecl() && f.Attr(ea.Space, ea.Local) == nil {
+		if !ea.IsNamespaceDecl() && f.sameAttr(ea) == nil {
 			ed, _ := d.Remove(ea)
 			edits = append(edits, ed...)
 		}
@@ -369,12 +369,12 @@ func (d *Document) prefixFor(e *Node, space string) string {
 func (d *Document) syncContent(e, f *Node, fr *Fragment) ([]Edit, error) {
 	ee, fe := e.Elements(), f.Elements()
 	if len(ee) == 0 && len(fe) == 0 {
-		if e.Value() == f.Value() {
+		if sameText(e.Value(), f.Value()) {
 			return nil, nil
 		}
 		return d.SetText(e, f.Value())
 	}
-	if len(ee) == len(fe) && strings.TrimSpace(directText(e)) == strings.TrimSpace(directText(f)) {
+	if len(ee) == len(fe) && sameText(strings.TrimSpace(directText(e)), strings.TrimSpace(directText(f))) {
 		same := true
 		for i := range ee {
 			if ee[i].Local != fe[i].Local || ee[i].Space != fe[i].Space {
@@ -405,13 +405,33 @@ func (d *Document) syncContent(e, f *Node, fr *Fragment) ([]Edit, error) {
 		return nil, err
 	}
 	if len(fe) == 0 {
-		// Text only: keep it on the element's line.
+		// Text only: written as given, on the element's line.
 		if e.SelfClosing {
-			return []Edit{d.openSelfClosing(e, strings.TrimSpace(inner))}, nil
+			return []Edit{d.openSelfClosing(e, inner)}, nil
 		}
-		return []Edit{{e.TagEnd, e.CloseStart, strings.TrimSpace(inner)}}, nil
+		return []Edit{{e.TagEnd, e.CloseStart, inner}}, nil
 	}
 	return []Edit{d.replaceContent(e, lines)}, nil
+}
+
+// sameText compares the text of a fragment's leaf with the file's. Text on several lines is
+// compared line by line without the indentation around it, since inserting a fragment
+// re-indents its lines; text on one line must be equal.
+func sameText(a, b string) bool {
+	if a == b {
+		return true
+	}
+	if !strings.Contains(a, "\n") && !strings.Contains(b, "\n") {
+		return false
+	}
+	norm := func(s string) string {
+		var out []string
+		for _, l := range strings.Split(s, "\n") {
+			out = append(out, strings.TrimSpace(l))
+		}
+		return strings.Trim(strings.Join(out, "\n"), "\n")
+	}
+	return norm(a) == norm(b)
 }
 
 func directText(n *Node) string {

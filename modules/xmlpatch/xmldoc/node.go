@@ -110,11 +110,23 @@ func (n *Node) appendText(b *strings.Builder) {
 	}
 }
 
-// Attr returns the attribute with the given local name and namespace URI, or nil.
+// Attr returns the attribute with the given local name and namespace URI, or nil. With an
+// empty space only unprefixed attributes match.
 func (n *Node) Attr(space, local string) *Node {
 	for _, a := range n.Attrs {
-		if a.Local == local && a.Space == space && !a.IsNamespaceDecl() {
+		if a.Local == local && a.Space == space && (space != "" || a.Prefix == "") && !a.IsNamespaceDecl() {
 			return a
+		}
+	}
+	return nil
+}
+
+// sameAttr finds n's attribute that stands for a (same namespace and local name; same prefix
+// when the prefix is not declared).
+func (n *Node) sameAttr(a *Node) *Node {
+	for _, b := range n.Attrs {
+		if b.Local == a.Local && b.Space == a.Space && (a.Space != "" || b.Prefix == a.Prefix) && !b.IsNamespaceDecl() {
+			return b
 		}
 	}
 	return nil

@@ -296,7 +296,7 @@ func (p *parser) startTag(start int, parent *Node) (*Node, error) {
 	}
 	el := &Node{Kind: ElementNode, Start: start}
 	el.Prefix, el.Local = splitQName(qname)
-	if el.Local == "" || strings.Contains(el.Local, ":") {
+	if el.Local == "" || strings.Contains(el.Local, ":") || strings.HasPrefix(qname, ":") {
 		return nil, p.errAt(start, "invalid element name %q", qname)
 	}
 	for {
@@ -322,7 +322,7 @@ func (p *parser) startTag(start int, parent *Node) (*Node, error) {
 		}
 		a := &Node{Kind: AttributeNode, Start: q, Parent: el, index: len(el.Attrs)}
 		a.Prefix, a.Local = splitQName(an)
-		if a.Local == "" || strings.Contains(a.Local, ":") {
+		if a.Local == "" || strings.Contains(a.Local, ":") || strings.HasPrefix(an, ":") {
 			return nil, p.errAt(q, "invalid attribute name %q", an)
 		}
 		r = p.skipSpace(r)
