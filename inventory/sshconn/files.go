@@ -17,19 +17,21 @@ import (
 // statFormat is what `stat --printf` prints per path: raw mode in hex, uid, gid, size, name.
 const statFormat = `%f %u %g %s %n\0`
 
+// The file scripts below run as functions inside the framed shell (see shell.go): they end
+// with return, never exit, and name their variables _*.
+
 // statScript prints, for the paths: stat records, a NUL; each path's link target (empty when it
 // is no link) followed by a NUL; then, with hash, `sha256sum -z` of the regular files.
 func statScript(paths []string, hash bool) string {
 	q := conn.Join(paths...)
 	var b strings.Builder
-	b.WriteString("LC_ALL=C; export LC_ALL\n")
-	b.WriteString("stat --printf " + conn.Quote(statFormat) + " -- " + q + "\nst=$?\nprintf '\\000'\n")
-	b.WriteString(`for p in ` + q + `; do if [ -L "$p" ]; then readlink -n -- "$p"; fi; printf '\000'; done` + "\n")
+	b.WriteString("LC_ALL=C stat --printf " + conn.Quote(statFormat) + " -- " + q + "\n_st=$?\nprintf '\\000'\n")
+	b.WriteString(`for _p in ` + q + `; do if [ -L "$_p" ]; then LC_ALL=C readlink -n -- "$_p"; fi; printf '\000'; done` + "\n")
 	if hash {
-		b.WriteString(`set --; for p in ` + q + `; do if [ -f "$p" ] && [ ! -L "$p" ]; then set -- "$@" "$p"; fi; done` + "\n")
-		b.WriteString(`if [ $# -gt 0 ]; then sha256sum -z -- "$@" || exit 2; fi` + "\n")
+		b.WriteString(`set --; for _p in ` + q + `; do if [ -f "$_p" ] && [ ! -L "$_p" ]; then set -- "$@" "$_p"; fi; done` + "\n")
+		b.WriteString(`if [ $# -gt 0 ]; then LC_ALL=C sha256sum -z -- "$@" || return 2; fi` + "\n")
 	}
-	b.WriteString("exit $st")
+	b.WriteString("return $_st")
 	return b.String()
 }
 
@@ -154,10 +156,10 @@ func parseStat(rec []byte, withName bool) (conn.FileInfo, string, error) {
 // readScript prints the stat record of path, a NUL, then the file's bytes or the link's target.
 // Nothing at all means the path does not exist.
 func readScript(p string) string {
-	return "LC_ALL=C; export LC_ALL\np=" + conn.Quote(p) + "\n" +
-		`if [ -L "$p" ]; then stat --printf '%f %u %g %s\0' -- "$p" && readlink -n -- "$p"
-elif [ -f "$p" ]; then stat --printf '%f %u %g %s\0' -- "$p" && cat -- "$p"
-elif [ -e "$p" ]; then stat --printf '%f %u %g %s\0' -- "$p"
+	return "_p=" + conn.Quote(p) + "\n" +
+		`if [ -L "$_p" ]; then LC_ALL=C stat --printf '%f %u %g %s\0' -- "$_p" && readlink -n -- "$_p"
+elif [ -f "$_p" ]; then LC_ALL=C stat --printf '%f %u %g %s\0' -- "$_p" && cat -- "$_p"
+elif [ -e "$_p" ]; then LC_ALL=C stat --printf '%f %u %g %s\0' -- "$_p"
 fi`
 }
 
@@ -213,9 +215,11 @@ func writeScript(p string, opts conn.WriteOptions) string {
 	}
 	tmp := path.Join(path.Dir(p), tempName())
 	args = append(args, "--", "/dev/stdin", tmp)
-	return "umask 077\nt=" + conn.Quote(tmp) + "\n" +
-		conn.Join(args...) + ` && sync -- "$t" && mv -fT -- "$t" ` + conn.Quote(p) +
-		"\nr=$?\nif [ $r -ne 0 ]; then rm -f -- \"$t\"; fi\nexit $r"
+	// The temporary file is created under umask 077 (install then sets the mode); the shell's
+	// own umask, read once, is restored for the commands that follow.
+	return "[ -n \"${_umask-}\" ] || _umask=$(umask)\numask 077\n_t=" + conn.Quote(tmp) + "\n" +
+		conn.Join(args...) + ` && sync -- "$_t" && mv -fT -- "$_t" ` + conn.Quote(p) +
+		"\n_r=$?\numask \"$_umask\"\nif [ $_r -ne 0 ]; then rm -f -- \"$_t\"; fi\nreturn $_r"
 }
 
 // WriteFile replaces path atomically with data: a temporary file in the same directory, synced,

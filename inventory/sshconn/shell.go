@@ -25,21 +25,22 @@ import (
 // Protocol, client to shell, per command: one line "<n> <how> <word>\n" where <word> is the
 // script as a single-line shell word (see encodeWord), <n> is the length of the standard input
 // that follows (-1: none, the command reads /dev/null), and <how> is "x" to run the script with
-// `sh -c` (commands: exactly sh -c's semantics, $$ included) or "s" to run it in a subshell of
-// the loop (isaplay's own file scripts: saves an exec). The shell stages exactly n bytes into a
-// private temporary file with dd (iflag=fullblock,count_bytes reads no byte past them), runs the
-// script in the background with that file as standard input and waits for it (so a TERM, sent
-// when a caller gives up, reaches the loop at once and it kills its process group); standard
-// output and error go straight to the channel. Then it prints "\x00<marker> <exit code>\n" on stdout and
+// `sh -c` in the background and wait for it (commands: exactly sh -c's semantics, $$ included;
+// a TERM, sent when a caller gives up, reaches the loop at once and it kills its process group)
+// or "s" to run it as a shell function inside the loop (isaplay's own file scripts, written for
+// it: they return instead of exiting and name their variables _*; this saves a fork). The shell stages exactly n bytes into a
+// private temporary directory with dd (iflag=fullblock,count_bytes reads no byte past them) and
+// runs the script with that file as standard input; its standard output and error go straight
+// to the channel. Then it prints "\x00<marker> <exit code>\n" on stdout and
 // "\x00<marker>\n" on stderr. The marker is 128 random bits, fresh per shell; the client splits
 // the streams at it, so output is binary-safe and can be streamed.
 const loopScript = `M=$1; shift
-W=$(mktemp -d "${TMPDIR:-/tmp}/.isaplay-XXXXXXXX") || exit 97
-trap 'rm -rf "$W"' EXIT
+W=${TMPDIR:-/tmp}/.$M
+trap '[ ! -d "$W" ] || rm -rf "$W"' EXIT
 trap 'trap "" HUP TERM; kill -TERM 0; exit 98' HUP TERM
 NL='
 '
-printf '\000%s %s\n' "$M" "$(id -u)"
+printf '\000%s\n' "$M"
 printf '\000%s\n' "$M" >&2
 IFS= read -r h || exit 0
 [ "$h" = "HELLO $M" ] || exit 96
@@ -51,11 +52,20 @@ while IFS= read -r h; do
 	i=/dev/null
 	if [ "$n" -ge 0 ]; then
 		i=$W/i
+		[ -d "$W" ] || mkdir -m 700 "$W" || exit 97
 		if [ "$n" -eq 0 ]; then : >"$i"; else dd of="$i" bs=65536 count="$n" iflag=fullblock,count_bytes 2>/dev/null || exit 95; fi
 	fi
-	if [ "$x" = x ]; then sh -c "$s" <"$i" & else ( eval "$s" ) <"$i" & fi
-	wait $! 2>/dev/null
-	r=$?
+	if [ "$x" = x ]; then
+		sh -c "$s" <"$i" &
+		wait $! 2>/dev/null
+		r=$?
+	else
+		eval "_f() {
+$s
+}"
+		_f <"$i"
+		r=$?
+	fi
 	printf '\000%s %d\n' "$M" "$r"
 	printf '\000%s\n' "$M" >&2
 done`
@@ -77,7 +87,6 @@ type shell struct {
 	out    *framer
 	errs   chan errFrame // stderr of each command, split at the marker by a reader goroutine
 	marker []byte        // "\x00" + marker, the start of both end lines
-	uid    int
 	become bool
 	broken bool
 	gone   chan struct{} // closed when the server has closed the session
@@ -185,8 +194,8 @@ func (c *Conn) openShell(ctx context.Context, become, withPassword bool) (*shell
 			return
 		}
 		line, err := sh.out.line()
-		if err == nil {
-			sh.uid, err = strconv.Atoi(strings.TrimSpace(line))
+		if err == nil && line != "" {
+			err = fmt.Errorf("unexpected banner %q", line)
 		}
 		banner <- err
 	}()

@@ -31,7 +31,7 @@ type Conn struct {
 	name   string
 	client *ssh.Client
 	jumps  []*ssh.Client
-	uid    int // the login user's uid on the host
+	uid    int // the login user's uid on the host: 0 for root, else -1 (some other user)
 
 	pool shellPool
 
@@ -57,7 +57,10 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	c := &Conn{cfg: r, name: name, client: client, jumps: jumps, done: make(chan struct{})}
+	c := &Conn{cfg: r, name: name, client: client, jumps: jumps, done: make(chan struct{}), uid: -1}
+	if r.User == "root" {
+		c.uid = 0
+	}
 	c.pool.max = r.MaxSessions
 	c.pool.idle = map[bool][]*shell{}
 	go func() {
@@ -72,7 +75,6 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 		c.Close()
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	c.uid = sh.uid
 	c.release(sh)
 	return c, nil
 }

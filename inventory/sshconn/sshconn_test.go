@@ -24,6 +24,7 @@ func TestMain(m *testing.M) {
 	}
 	cluster = c
 	code := m.Run()
+	stopBench()
 	c.Stop()
 	os.RemoveAll(c.Dir)
 	os.Exit(code)

@@ -400,6 +400,19 @@ func testReadFile(t *testing.T, h Harness) {
 
 func testWriteFile(t *testing.T, h Harness) {
 	d := h.Dir
+	umask := func() string {
+		res, err := h.Conn.Run(ctx(t), conn.Command{Script: "umask"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(res.Stdout)
+	}
+	before := umask()
+	defer func() {
+		if after := umask(); after != before {
+			t.Errorf("umask of later commands changed from %q to %q", before, after)
+		}
+	}()
 	tests := []struct {
 		name     string
 		existing []byte
