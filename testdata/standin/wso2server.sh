@@ -21,7 +21,7 @@
 # Environment: JAVA_HOME (must be set, as for the real script), STANDIN_CLUSTER_DIR,
 # STANDIN_STEP (seconds between startup phases, default 0.05), STANDIN_POLL (seconds between
 # cluster polls, default 0.1), STANDIN_STALE (seconds after which a silent peer is gone,
-# default 3), STANDIN_SYNC_FAILURES (failed CEP state syncs before success on a passive
+# default 10), STANDIN_SYNC_FAILURES (failed CEP state syncs before success on a passive
 # member, default 1).
 # Extra commands: `run` (the server itself, normally started by `start`), `status`.
 # Only POSIX sh, coreutils, grep and sed are used: targets have no Python.
@@ -82,7 +82,7 @@ esac
 
 STEP=${STANDIN_STEP:-0.05}
 POLL=${STANDIN_POLL:-0.1}
-STALE=${STANDIN_STALE:-3}
+STALE=${STANDIN_STALE:-10}
 SYNC_FAILURES=${STANDIN_SYNC_FAILURES:-1}
 CLUSTER_BASE=${STANDIN_CLUSTER_DIR:-/tmp/isaplay-standin}
 
