@@ -63,7 +63,8 @@ func (StopModule) Schema() engine.Schema {
 	}
 }
 
-type startPrivate struct {
+// private is what Check hands to Apply: the service and whether a running one restarts.
+type private struct {
 	svc     *service
 	restart bool
 }
@@ -118,7 +119,7 @@ func (StartModule) Check(ctx context.Context, h *engine.Host, args *engine.Args)
 		}
 		c.Details = []string{"run: " + h.Redact(s.control("stop")), "run: " + h.Redact(s.control("start"))}
 		c.Undo = newUndo(h, NameStart, s, undoRecord{Restarted: true})
-		c.Private = &startPrivate{svc: s, restart: true}
+		c.Private = &private{svc: s, restart: true}
 		c.Result = result(unknown, unknown)
 		return c, nil
 	}
@@ -129,7 +130,7 @@ func (StartModule) Check(ctx context.Context, h *engine.Host, args *engine.Args)
 		Risks:       []string{"starts a service"},
 		Fingerprint: "stopped",
 		Undo:        newUndo(h, NameStart, s, undoRecord{Started: true}),
-		Private:     &startPrivate{svc: s},
+		Private:     &private{svc: s},
 		Result:      result(unknown, unknown),
 	}
 	if st.pid != "" {
@@ -141,7 +142,7 @@ func (StartModule) Check(ctx context.Context, h *engine.Host, args *engine.Args)
 // Apply starts (or restarts) the service and waits until its process runs. The log cursor is
 // taken in the same session, just before the start.
 func (StartModule) Apply(ctx context.Context, h *engine.Host, c *engine.Change) error {
-	p, ok := c.Private.(*startPrivate)
+	p, ok := c.Private.(*private)
 	if !ok {
 		return fmt.Errorf("%s: apply without a checked change", NameStart)
 	}
@@ -200,14 +201,14 @@ func (StopModule) Check(ctx context.Context, h *engine.Host, args *engine.Args) 
 		Risks:       []string{"stops a service"},
 		Fingerprint: "running " + st.pid,
 		Undo:        newUndo(h, NameStop, s, undoRecord{Stopped: true}),
-		Private:     &startPrivate{svc: s},
+		Private:     &private{svc: s},
 		Result:      result(cty.UnknownVal(cty.String), cty.StringVal(st.pid)),
 	}, nil
 }
 
 // Apply stops the service and waits until its process has exited.
 func (StopModule) Apply(ctx context.Context, h *engine.Host, c *engine.Change) error {
-	p, ok := c.Private.(*startPrivate)
+	p, ok := c.Private.(*private)
 	if !ok {
 		return fmt.Errorf("%s: apply without a checked change", NameStop)
 	}
