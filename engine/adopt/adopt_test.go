@@ -1,0 +1,319 @@
+package adopt
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/isaplay/isaplay/engine"
+	"github.com/isaplay/isaplay/inventory"
+	"github.com/isaplay/isaplay/inventory/conn"
+	"github.com/isaplay/isaplay/inventory/local"
+	"github.com/isaplay/isaplay/modules/file"
+	"github.com/isaplay/isaplay/modules/jarcopy"
+	"github.com/isaplay/isaplay/modules/properties"
+	"github.com/isaplay/isaplay/modules/xmlpatch"
+	"github.com/isaplay/isaplay/modules/xmlpatch/xmldoc"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+// refDir returns the WSO2 reference folder: $ISAPLAY_WSO2_REFERENCE, else shared/wso2-reference
+// next to the repository, found walking up. The test fails when there is none.
+func refDir(t testing.TB) string {
+	t.Helper()
+	if d := os.Getenv("ISAPLAY_WSO2_REFERENCE"); d != "" {
+		return d
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for d := wd; ; d = filepath.Dir(d) {
+		if st, err := os.Stat(filepath.Join(d, "shared", "wso2-reference")); err == nil && st.IsDir() {
+			return filepath.Join(d, "shared", "wso2-reference")
+		}
+		if filepath.Dir(d) == d {
+			t.Fatal("WSO2 reference files not found: set ISAPLAY_WSO2_REFERENCE or put them in <repo>/../shared/wso2-reference")
+		}
+	}
+}
+
+// The Maven filter tokens the pack build replaces in the source blobs (SOURCES.md,
+// filter.properties of analytics-is v5.6.0 and the IS 5.6.0 values).
+var (
+	axis2Analytics  = map[string]string{"${hotdeployment}": "true", "${hotupdate}": "true", "@product.name@-@product.version@": "WSO2 Identity Server Analytics-5.6.0"}
+	axis2IS         = map[string]string{"${hotdeployment}": "true", "${hotupdate}": "true", "@product.name@-@product.version@": "WSO2 Identity Server-5.6.0"}
+	carbonAnalytics = map[string]string{"${product.name}": "WSO2 Identity Server Analytics", "${product.key}": "DAS", "${product.version}": "5.6.0",
+		"${default.server.role}": "DataAnalyticsServer", "${cep.server.role}": "ComplexEventProcessor"}
+	carbonIS = map[string]string{"${product.name}": "WSO2 Identity Server", "${product.key}": "IS", "${product.version}": "5.6.0", "${default.server.role}": "IdentityServer"}
+)
+
+// pair is a configured Kubernetes file and its pristine counterpart.
+type pair struct {
+	configured string            // under reference-configured-k8s-5.6.0.1/
+	pristine   string            // under the reference folder
+	product    string            // where it lives in the product home
+	tokens     map[string]string // Maven tokens to replace in the pristine blob
+}
+
+// pairs is every file of reference-configured-k8s-5.6.0.1 with a pristine counterpart. The k8s
+// copies use conf/ for repository/conf/ and deployment/ for repository/deployment/; the IS node's
+// registry.xml is compared with the kernel one (IS ships the p2-profile one) and its
+// user-mgt.xml with the IS test artifact that stands in for the default.
+func pairs() []pair {
+	var out []pair
+	for _, node := range []string{"is-analytics-1", "is-analytics-2"} {
+		for _, f := range []struct {
+			rel    string
+			tokens map[string]string
+		}{
+			{"axis2/axis2.xml", axis2Analytics}, {"carbon.xml", carbonAnalytics},
+			{"datasources/analytics-datasources.xml", nil}, {"datasources/master-datasources.xml", nil},
+			{"event-processor.xml", nil}, {"registry.xml", nil}, {"user-mgt.xml", nil},
+			{"analytics/spark/spark-defaults.conf", nil},
+		} {
+			out = append(out, pair{node + "/conf/" + f.rel, "repository/conf/" + f.rel, "repository/conf/" + f.rel, f.tokens})
+		}
+	}
+	ep := "repository/deployment/server/eventpublishers/IsAnalytics-Publisher-wso2event-"
+	out = append(out,
+		pair{"is/conf/axis2/axis2.xml", "is-5.6.0/repository/conf/axis2/axis2.xml", "repository/conf/axis2/axis2.xml", axis2IS},
+		pair{"is/conf/carbon.xml", "is-5.6.0/repository/conf/carbon.xml", "repository/conf/carbon.xml", carbonIS},
+		pair{"is/conf/registry.xml", "is-5.6.0/repository/conf/registry.kernel-4.4.32.xml", "repository/conf/registry.xml", nil},
+		pair{"is/conf/user-mgt.xml", "is-5.6.0/test-artifact-default-user-mgt.xml", "repository/conf/user-mgt.xml", nil},
+		pair{"is/deployment/server/eventpublishers/IsAnalytics-Publisher-wso2event-AuthenticationData.xml", "is-5.6.0/" + ep + "AuthenticationData.xml", ep + "AuthenticationData.xml", nil},
+		pair{"is/deployment/server/eventpublishers/IsAnalytics-Publisher-wso2event-SessionData.xml", "is-5.6.0/" + ep + "SessionData.xml", ep + "SessionData.xml", nil},
+	)
+	return out
+}
+
+// load reads a pair's files (from the read-only folder) with the tokens replaced in the pristine one.
+func (p pair) load(t testing.TB) (pristine, configured []byte) {
+	t.Helper()
+	ref := refDir(t)
+	pr, err := os.ReadFile(filepath.Join(ref, p.pristine))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := os.ReadFile(filepath.Join(ref, "reference-configured-k8s-5.6.0.1", p.configured))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(pr)
+	for tok, v := range p.tokens {
+		if !strings.Contains(s, tok) {
+			t.Fatalf("%s: token %s not found", p.pristine, tok)
+		}
+		s = strings.ReplaceAll(s, tok, v)
+	}
+	return []byte(s), cf
+}
+
+func registry() *engine.Registry {
+	r := engine.NewRegistry()
+	r.Register(xmlpatch.Name, xmlpatch.Module{})
+	r.Register(properties.Name, properties.Module{})
+	r.Register(file.Name, file.Module{})
+	r.Register(jarcopy.Name, jarcopy.Module{})
+	return r
+}
+
+// run validates the playbook, applies it on the local host, then plans it again and returns
+// that second plan. vars are the variables' values (--var).
+func run(t *testing.T, dir string, playbook []byte, vars map[string]string) *engine.Plan {
+	t.Helper()
+	pbPath := filepath.Join(dir, "adopted.hcl")
+	if err := os.WriteFile(pbPath, playbook, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	parser := hclparse.NewParser()
+	pb, diags := engine.LoadPlaybook(parser, pbPath, registry())
+	if diags.HasErrors() {
+		t.Fatalf("generated playbook does not load: %s\n%s", diags, playbook)
+	}
+	inv, diags := inventory.LoadBytes(parser, []byte(fmt.Sprintf("host \"n1\" {\n  connection = \"local\"\n  groups = [\"app\"]\n  state_dir = %q\n}\n", filepath.Join(dir, "state"))), "hosts.hcl")
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	var flags []string
+	for k, v := range vars {
+		flags = append(flags, k+"="+v)
+	}
+	red := engine.NewRedactor()
+	vals, diags := engine.ResolveVariables(parser, pb, engine.VarInputs{Env: []string{}, Flags: flags}, red)
+	if diags.HasErrors() {
+		t.Fatalf("variables: %s", diags)
+	}
+	cfg := engine.Config{Playbook: pb, Inventory: inv, Registry: registry(), Vars: vals, Redactor: red, RunID: "adopt",
+		Conns: engine.NewConns(func(context.Context, *inventory.Host) (conn.Conn, error) { return local.New(), nil })}
+	if diags := engine.Validate(context.Background(), cfg); diags.HasErrors() {
+		t.Fatalf("validate: %s", diags)
+	}
+	applied, err := engine.ApplyRun(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	for _, e := range applied.Entries {
+		if e.Status == engine.StatusFailed {
+			t.Fatalf("apply: %s failed: %s", e.Task, e.Error)
+		}
+	}
+	cfg.Conns = engine.NewConns(func(context.Context, *inventory.Host) (conn.Conn, error) { return local.New(), nil })
+	again, err := engine.PlanRun(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("second plan: %v", err)
+	}
+	return again
+}
+
+// sameDocument fails unless got and want are equal after canonicalisation: for XML the same
+// elements, attributes and text (whitespace and comments aside), for properties the same keys
+// and values.
+func sameDocument(t *testing.T, name string, got, want []byte) {
+	t.Helper()
+	switch Kind(name, want) {
+	case KindXML:
+		gd, err := xmldoc.Parse(got)
+		if err != nil {
+			t.Fatalf("%s after apply: %v", name, err)
+		}
+		wd, err := xmldoc.Parse(want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, w := Canonical(gd.RootElement()), Canonical(wd.RootElement())
+		if g != w {
+			t.Fatalf("%s: applied document differs from the configured one:\n%s", name, engine.Diff(name, strings.ReplaceAll(w, "><", ">\n<"), strings.ReplaceAll(g, "><", ">\n<")))
+		}
+	case KindProperties:
+		gk, gv := PropValues(got)
+		wk, wv := PropValues(want)
+		sort.Strings(gk)
+		sort.Strings(wk)
+		if !reflect.DeepEqual(gk, wk) || !reflect.DeepEqual(gv, wv) {
+			t.Fatalf("%s: keys differ after apply:\ngot  %v\nwant %v", name, gv, wv)
+		}
+	default:
+		if string(got) != string(want) {
+			t.Fatalf("%s: bytes differ after apply", name)
+		}
+	}
+}
+
+// secretsOf returns the values under secret names in a configured file.
+func secretsOf(t *testing.T, name string, data []byte) []string {
+	switch Kind(name, data) {
+	case KindXML:
+		d, err := xmldoc.Parse(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return XMLSecrets(d)
+	case KindProperties:
+		return propSecrets(data)
+	}
+	return nil
+}
+
+// TestReferencePairs adopts every configured Kubernetes file onto its pristine counterpart and
+// applies the result with the real modules: the document equals the configured one, a second
+// plan is in sync, and no secret value is in the playbook.
+func TestReferencePairs(t *testing.T) {
+	for _, p := range pairs() {
+		t.Run(p.configured, func(t *testing.T) {
+			pristine, configured := p.load(t)
+			res, err := File(p.product, pristine, configured, Options{Home: HomeVar})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Tasks) != 1 {
+				t.Fatalf("got %d tasks, want 1", len(res.Tasks))
+			}
+			dir := t.TempDir()
+			home := filepath.Join(dir, "home")
+			target := filepath.Join(home, filepath.FromSlash(p.product))
+			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(target, pristine, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			pb := res.PlayHCL("adopt", "all")
+			for _, s := range secretsOf(t, p.product, configured) {
+				if len(s) >= minSecret && strings.Contains(string(pb), s) {
+					t.Errorf("secret value %q is in the generated playbook", s)
+				}
+			}
+			vars := map[string]string{HomeVar: home}
+			for k, v := range res.Values {
+				if k != HomeVar {
+					vars[k] = v
+				}
+			}
+			again := run(t, dir, pb, vars)
+			got, err := os.ReadFile(target)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameDocument(t, p.product, got, configured)
+			for _, e := range again.Entries {
+				if e.Status != engine.StatusInSync {
+					t.Errorf("second plan: %s is %s: %s", e.Task, e.Status, e.Change.Diff)
+				}
+			}
+			t.Logf("%d operations, %d variables, %d notes", len(res.Tasks[0].Blocks)+len(res.Tasks[0].Args)-1, len(res.Variables)-1, len(res.Notes))
+		})
+	}
+}
+
+// TestGolden pins the generated HCL for three files.
+func TestGolden(t *testing.T) {
+	for _, p := range pairs()[:8] {
+		name := filepath.Base(p.product)
+		switch name {
+		case "axis2.xml", "event-processor.xml", "master-datasources.xml":
+		default:
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			pristine, configured := p.load(t)
+			res, err := File(p.product, pristine, configured, Options{Home: HomeVar})
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden(t, strings.TrimSuffix(name, ".xml")+".hcl", res.HCL())
+		})
+	}
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	p := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if string(want) != string(got) {
+		t.Fatalf("%s differs (run with -update to accept):\n%s", p, engine.Diff(p, string(want), string(got)))
+	}
+}
+
+var _ = hcl.Pos{}
