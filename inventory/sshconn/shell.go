@@ -40,7 +40,7 @@ trap '[ ! -d "$W" ] || rm -rf "$W"' EXIT
 trap 'trap "" HUP TERM; kill -TERM 0; exit 98' HUP TERM
 NL='
 '
-printf '\000%s\n' "$M"
+printf '\000%s %s\n' "$M" "$$"
 printf '\000%s\n' "$M" >&2
 IFS= read -r h || exit 0
 [ "$h" = "HELLO $M" ] || exit 96
@@ -87,6 +87,7 @@ type shell struct {
 	out    *framer
 	errs   chan errFrame // stderr of each command, split at the marker by a reader goroutine
 	marker []byte        // "\x00" + marker, the start of both end lines
+	pid    int // the loop's process id on the host
 	become bool
 	broken bool
 	gone   chan struct{} // closed when the server has closed the session
@@ -194,8 +195,8 @@ func (c *Conn) openShell(ctx context.Context, become, withPassword bool) (*shell
 			return
 		}
 		line, err := sh.out.line()
-		if err == nil && line != "" {
-			err = fmt.Errorf("unexpected banner %q", line)
+		if err == nil {
+			sh.pid, err = strconv.Atoi(strings.TrimSpace(line))
 		}
 		banner <- err
 	}()

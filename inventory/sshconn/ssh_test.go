@@ -291,3 +291,70 @@ func TestDeadNode(t *testing.T) {
 		})
 	}
 }
+
+func TestAgent(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "agent.sock")
+	agent := exec.Command("ssh-agent", "-D", "-a", sock)
+	if err := agent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { agent.Process.Kill(); agent.Wait() })
+	// ssh-add retries until the agent listens.
+	var out []byte
+	var err error
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		add := exec.Command("ssh-add", cluster.KeyFile)
+		add.Env = append(os.Environ(), "SSH_AUTH_SOCK="+sock)
+		if out, err = add.CombinedOutput(); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("ssh-add: %v: %s", err, out)
+	}
+	t.Setenv("SSH_AUTH_SOCK", sock)
+	t.Setenv("HOME", dir) // no default identity files
+	cfg := config(cluster, 0)
+	cfg.IdentityFiles = nil
+	cfg.NoAgent = false
+	run(t, dial(t, cfg), "true")
+	cfg.NoAgent = true
+	if _, err := dialErr(cfg); err == nil || !strings.Contains(err.Error(), "no authentication method") {
+		t.Fatalf("without the agent: err = %v", err)
+	}
+}
+
+func TestCancelKillsRemoteCommand(t *testing.T) {
+	x := dial(t, config(cluster, 0))
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if _, err := x.Run(ctx, conn.Command{Script: "sleep 31337; echo never"}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if !sleeping("31337") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the remote command still runs 5s after its context ended")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	run(t, x, "true")
+}
+
+// sleeping reports whether a `sleep arg` process exists on the machine.
+func sleeping(arg string) bool {
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && string(b) == "sleep\x00"+arg+"\x00" {
+			return true
+		}
+	}
+	return false
+}

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -297,8 +298,10 @@ func (c *Conn) exec(ctx context.Context, script string, internal bool, stdin []b
 		return r.res, nil
 	case <-ctx.Done():
 		// The shell gets a TERM, on which it kills its process group (the command), and is
-		// dropped; its session is freed once the remote side has let go.
+		// dropped; its session is freed once the remote side has let go. sshd refuses the
+		// signal request for some sessions (root logins), so another shell sends it too.
 		sh.sess.Signal(ssh.SIGTERM)
+		go c.kill(sh)
 		sh.close()
 		go func() {
 			<-done
@@ -306,6 +309,16 @@ func (c *Conn) exec(ctx context.Context, script string, internal bool, stdin []b
 		}()
 		return conn.Result{}, fmt.Errorf("%s: %w", c.name, ctx.Err())
 	}
+}
+
+// kill sends TERM to a shell's loop process from another shell of the same user.
+func (c *Conn) kill(sh *shell) {
+	if sh.pid <= 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c.exec(ctx, "kill -TERM "+strconv.Itoa(sh.pid)+" 2>/dev/null", true, nil, false, sh.become, nil)
 }
 
 // Run runs c.Script with sh on the host.
