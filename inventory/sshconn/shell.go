@@ -87,7 +87,7 @@ type shell struct {
 	out    *framer
 	errs   chan errFrame // stderr of each command, split at the marker by a reader goroutine
 	marker []byte        // "\x00" + marker, the start of both end lines
-	pid    int // the loop's process id on the host
+	pid    int           // the loop's process id on the host
 	become bool
 	broken bool
 	gone   chan struct{} // closed when the server has closed the session
