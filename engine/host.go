@@ -206,10 +206,14 @@ func (h *Host) RestoreFile(ctx context.Context, u FileUndo) error {
 	if !u.Existed {
 		script = "rm -f " + conn.Quote(u.Path)
 	} else if u.Backup != "" {
+		// Backups are named by content, so two files with the same bytes share one: the mode and
+		// owner recorded for this file are set again after the copy.
 		tmp := path.Join(path.Dir(u.Path), ".isaplay-restore-"+shortHash(u.Path))
-		script = "if [ -f " + conn.Quote(u.Backup) + " ]; then cp -p " + conn.Quote(u.Backup) + " " + conn.Quote(tmp) +
-			" && sync " + conn.Quote(tmp) + " 2>/dev/null; mv -f " + conn.Quote(tmp) + " " + conn.Quote(u.Path) +
-			"; else echo 'backup missing: " + strings.ReplaceAll(u.Backup, "'", "") + "' >&2; exit 3; fi"
+		script = "if [ -f " + conn.Quote(u.Backup) + " ]; then cp " + conn.Quote(u.Backup) + " " + conn.Quote(tmp) +
+			" && chmod " + fmt.Sprintf("%o", u.Mode&0o7777) + " " + conn.Quote(tmp) +
+			" && chown " + fmt.Sprintf("%d:%d", u.UID, u.GID) + " " + conn.Quote(tmp) +
+			" && { sync " + conn.Quote(tmp) + " 2>/dev/null; true; } && mv -f " + conn.Quote(tmp) + " " + conn.Quote(u.Path) +
+			"; else echo " + conn.Quote("backup missing: "+u.Backup) + " >&2; exit 3; fi"
 	}
 	for _, g := range u.AlsoRemove {
 		if script != "" {

@@ -93,30 +93,18 @@ func (o RollbackOptions) host(ctx context.Context, run *Run, name string) (*engi
 	return h, nil
 }
 
-// PlanRollback lists the pending changes newest first and checks each for drift, without
-// changing anything.
+// PlanRollback lists the pending changes newest first and checks that each host can be reached
+// and each module is known, without changing anything. Drift is checked during Rollback, just
+// before each revert: whether an older change to a file drifted can only be told once the newer
+// changes to it are undone.
 func PlanRollback(ctx context.Context, run *Run, o RollbackOptions) []Step {
 	var steps []Step
 	for _, c := range run.Pending() {
 		st := Step{Change: c}
-		h, err := o.host(ctx, run, c.Host)
-		if err != nil {
+		if _, err := o.host(ctx, run, c.Host); err != nil {
 			st.Err = err
-		} else if mod, ok := o.Registry.Lookup(c.Module); !ok {
+		} else if _, ok := o.Registry.Lookup(c.Module); !ok {
 			st.Err = fmt.Errorf("%s: %s: module %q is not in this build", c.Host, c.Task, c.Module)
-		} else if rc, ok := mod.(engine.RevertChecker); ok {
-			sctx, err := o.secrets(ctx, c)
-			if err == nil {
-				err = rc.CheckRevert(sctx, h, c.Undo)
-			}
-			if err != nil {
-				var drift *engine.DriftError
-				if errors.As(err, &drift) {
-					st.Drift = err
-				} else {
-					st.Err = err
-				}
-			}
 		}
 		steps = append(steps, st)
 	}
@@ -124,9 +112,9 @@ func PlanRollback(ctx context.Context, run *Run, o RollbackOptions) []Step {
 }
 
 // Rollback reverts every pending change of the run, newest first, journaling each revert so an
-// interrupted rollback resumes where it stopped. A change whose host drifted is refused unless
-// Force; a host that cannot be reached keeps its changes pending. When every change is
-// reverted, the run's backups on each host are removed.
+// interrupted rollback resumes where it stopped. A change whose target was changed by someone
+// else since is refused unless Force; a host that cannot be reached keeps its changes pending.
+// When every change is reverted, the run's backups on each host are removed.
 func Rollback(ctx context.Context, w *Writer, run *Run, o RollbackOptions) *Report {
 	rep := &Report{}
 	for _, st := range PlanRollback(ctx, run, o) {
@@ -136,18 +124,30 @@ func Rollback(ctx context.Context, w *Writer, run *Run, o RollbackOptions) *Repo
 			rep.Failed = append(rep.Failed, st)
 			continue
 		}
-		if st.Drift != nil && !o.Force {
-			rep.Refused = append(rep.Refused, st)
-			continue
-		}
 		h, err := o.host(ctx, run, c.Host)
+		var sctx context.Context
 		if err == nil {
-			mod, _ := o.Registry.Lookup(c.Module)
 			h.Become = run.Meta.Hosts[c.Host].Become
-			var sctx context.Context
-			if sctx, err = o.secrets(ctx, c); err == nil {
-				err = mod.Revert(sctx, h, c.Undo)
+			sctx, err = o.secrets(ctx, c)
+		}
+		mod, _ := o.Registry.Lookup(c.Module)
+		if err == nil && !o.Force {
+			if rc, ok := mod.(engine.RevertChecker); ok {
+				if derr := rc.CheckRevert(sctx, h, c.Undo); derr != nil {
+					var drift *engine.DriftError
+					if errors.As(derr, &drift) {
+						rep.Refused = append(rep.Refused, Step{Change: c, Drift: derr})
+						if o.Progress != nil {
+							o.Progress(c, derr)
+						}
+						continue
+					}
+					err = derr
+				}
 			}
+		}
+		if err == nil {
+			err = mod.Revert(sctx, h, c.Undo)
 		}
 		if err != nil {
 			err = fmt.Errorf("%s: %s/%s: %w", c.Host, c.Play, c.Task, err)
