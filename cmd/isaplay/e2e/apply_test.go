@@ -12,9 +12,10 @@ import (
 	"time"
 )
 
-// edited returns what the five edit tasks make of node i's /opt tree: the tree before with the
-// three edited files' new digests (mode and owner kept) and the two links.
-func edited(t testing.TB, before tree, address string) (tree, map[string]string) {
+// edited returns what the edit tasks make of node i's /opt tree, given the tree before and
+// the node's address: the edited files' new digests (mode and owner kept), the two links, the
+// new node id and driver (owned by the login user, root), the removed shard allocation.
+func edited(t testing.TB, before tree, i int, address string) (tree, map[string]string) {
 	t.Helper()
 	ref := referenceDir(t)
 	read := func(rel string) string {
@@ -38,6 +39,8 @@ func edited(t testing.TB, before tree, address string) (tree, map[string]string)
 			"export CARBON_SPARK_HOME=$CARBON_HOME\n", "export CARBON_SPARK_HOME=$CARBON_HOME\nexport SPARK_LOCAL_IP="+address+"\n"),
 		"wso2/wso2is-analytics-5.6.0/repository/conf/log4j.properties": replace(read("repository/conf/log4j.properties"),
 			"\nlog4j.logger.org.wso2=INFO\n", "\nlog4j.logger.org.wso2=DEBUG\n"),
+		"wso2/wso2is-analytics-5.6.0/repository/conf/carbon.xml": replace(read("repository/conf/carbon.xml"),
+			"<Offset>1</Offset>", "<Offset>2</Offset>"),
 	}
 	want := tree{}
 	for p, e := range before {
@@ -45,18 +48,27 @@ func edited(t testing.TB, before tree, address string) (tree, map[string]string)
 	}
 	for p, data := range files {
 		e := want[p]
-		sum := sha256.Sum256([]byte(data))
-		e.SHA256 = hex.EncodeToString(sum[:])
+		e.SHA256 = sha(data)
 		want[p] = e
 	}
 	cur := want["wso2/current"]
 	cur.Target = "wso2is-analytics-5.6.0"
 	want["wso2/current"] = cur
 	want["wso2/is-analytics"] = entry{Type: "symlink", Mode: fs.ModeSymlink, Target: anHome}
+	nodeID := fmt.Sprintf("wso2is-analytics-%d", i+1)
+	want["wso2/wso2is-analytics-5.6.0/repository/data/my-node-id.dat"] = entry{Type: "file", Mode: 0o644, SHA256: sha(nodeID)}
+	want["wso2/wso2is-analytics-5.6.0/repository/components/lib/"+driverJar] = entry{Type: "file", Mode: 0o644, SHA256: sha(string(jarBytes(t)))}
+	delete(want, "wso2/wso2is-analytics-5.6.0/repository/data/local-shard-allocation-config.conf")
+	files["wso2/wso2is-analytics-5.6.0/repository/data/my-node-id.dat"] = nodeID
 	return want, files
 }
 
-// TestApplyThenNoChanges plans and applies the five WSO2 edits on 2 and on 10 nodes: the plan
+func sha(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// TestApplyThenNoChanges plans and applies the WSO2 edits (every file module) on 2 and on 10 nodes: the plan
 // touches nothing, the apply leaves exactly the expected bytes, modes, owners and links on every
 // node (each with its own address), and a second apply finds nothing to do.
 func TestApplyThenNoChanges(t *testing.T) {
@@ -75,7 +87,7 @@ func TestApplyThenNoChanges(t *testing.T) {
 					t.Errorf("the plan does not show host %s:\n%s", node.Name, r.stdout)
 				}
 			}
-			if want := fmt.Sprintf("%d to change", 5*n); !strings.Contains(r.stdout, want) {
+			if want := fmt.Sprintf("%d to change", len(editTasks)*n); !strings.Contains(r.stdout, want) {
 				t.Errorf("the plan's summary does not say %q:\n%s", want, r.stdout)
 			}
 			s.requireTrees(before, "after plan")
@@ -88,7 +100,7 @@ func TestApplyThenNoChanges(t *testing.T) {
 				t.Errorf("journal status %q, want applied", st)
 			}
 			for i, node := range s.c.Nodes {
-				want, files := edited(t, before[i], node.Address)
+				want, files := edited(t, before[i], i, node.Address)
 				if d := diffTrees(want, snapshot(t, s.c.NodeRoot(i))); len(d) > 0 {
 					t.Errorf("%s after apply differs from the expected tree:\n  %s", node.Name, strings.Join(d, "\n  "))
 				}

@@ -3,6 +3,7 @@ package e2e
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -11,7 +12,7 @@ import (
 )
 
 // TestRollbackRefusesDriftedFileUnlessForced applies the edits on 2 nodes, then someone else
-// changes spark-defaults.conf on n1. `isaplay rollback` shows the undo plan with the drift and,
+// changes spark-defaults.conf on n1. `isaplay rollback` shows the undo plan and,
 // without a terminal and without --yes, asks nothing and changes nothing. With --yes it
 // reverts everything else, refuses that file with a diff of the original against what is there
 // now, keeps the other person's bytes and exits 3. With --force it restores the original and
@@ -43,8 +44,10 @@ func TestRollbackRefusesDriftedFileUnlessForced(t *testing.T) {
 	// No terminal, no --yes: the undo plan is shown with the drift, nothing is done.
 	r := s.isaplay(nil, "rollback")
 	mustExit(t, r, 1)
-	if !regexp.MustCompile(`n1: analytics / spark masters \(properties_set, applied\): .*spark-defaults\.conf was changed since this run`).MatchString(r.stdout) {
-		t.Errorf("the undo plan does not flag n1's spark-defaults.conf:\n%s", r)
+	// (Drift is checked just before each revert, once the newer changes are undone, so the
+	// plan lists the change without judging it.)
+	if !strings.Contains(r.stdout, "- n1: analytics / spark masters (properties_set, applied)") {
+		t.Errorf("the undo plan does not list n1's spark-defaults.conf change:\n%s", r)
 	}
 	if !strings.Contains(r.stderr, "--yes") {
 		t.Errorf("the refusal to ask does not mention --yes:\n%s", r)
@@ -53,8 +56,8 @@ func TestRollbackRefusesDriftedFileUnlessForced(t *testing.T) {
 
 	r = s.isaplay(nil, "rollback", "--yes")
 	mustExit(t, r, 3)
-	if !regexp.MustCompile(`Rollback: 9 reverted, 0 failed, 1 refused\.`).MatchString(r.stdout) {
-		t.Errorf("want 9 reverted and 1 refused:\n%s", r)
+	if want := fmt.Sprintf("Rollback: %d reverted, 0 failed, 1 refused.", 2*len(editTasks)-1); !strings.Contains(r.stdout, want) {
+		t.Errorf("want %q:\n%s", want, r)
 	}
 	for _, want := range []string{
 		"! n1: analytics / spark masters: refused: /opt/" + rel + " was changed since this run",

@@ -49,15 +49,16 @@ func (s *stand) requireAllReverted(runID string, edits int) {
 	}
 }
 
-// TestFailureAtTaskKRollsBackEveryNode fails a run at task k of 6 on one node of 3 and proves
+// TestFailureAtTaskKRollsBackEveryNode fails a run at task k of 10 on one node of 3 and proves
 // every node ends byte-identical to before (checksums, modes, owners, link targets), with exit
 // code 1 and the journal saying rolled_back. The failure is deterministic: a wait_log task
 // ("analytics started") finds java.net.BindException in n2's wso2carbon.log, as when a port
 // is taken, while n1 and n3 logged "WSO2 Carbon started". The table moves that task from first
-// to last, so the rollback undoes 0, 2 and 5 tasks' changes on every node.
+// to last, so the rollback undoes 0, 4 and 9 tasks' changes on every node.
 func TestFailureAtTaskKRollsBackEveryNode(t *testing.T) {
-	for _, k := range []int{1, 3, 6} {
-		t.Run(fmt.Sprintf("task %d of 6", k), func(t *testing.T) {
+	n := len(editTasks) + 1
+	for _, k := range []int{1, n / 2, n} {
+		t.Run(fmt.Sprintf("task %d of %d", k, n), func(t *testing.T) {
 			s := newStand(t, 3)
 			s.setLog(1, bindErrorLog)
 			tasks := append([]string{}, editTasks[:k-1]...)

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"archive/zip"
 	"bufio"
 	"bytes"
 	"context"
@@ -120,6 +121,13 @@ func seedProduct(t testing.TB, root string, failed bool) {
 	if err := os.Symlink("wso2is-analytics-5.5.0", filepath.Join(root, "wso2/current")); err != nil {
 		t.Fatal(err)
 	}
+	write("wso2/wso2is-analytics-5.6.0/repository/data/local-shard-allocation-config.conf",
+		[]byte("#Shard allocation of this node\n0=NORMAL\n1=NORMAL\n2=INIT\n"), 0o640)
+	write("wso2/wso2is-analytics-5.6.0/repository/components/lib/README.txt",
+		[]byte("Put JDBC drivers and other non-OSGi jars here; Carbon wraps them into dropins at start.\n"), 0o644)
+	if err := os.MkdirAll(filepath.Join(root, "wso2/wso2is-analytics-5.6.0/repository/components/dropins"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	// The gate log of the tests that hold a run at a task (wait_log on ^GO$).
 	write("e2e/gate.log", nil, 0o644)
 	err := filepath.WalkDir(filepath.Join(root, "wso2"), func(p string, d fs.DirEntry, err error) error {
@@ -146,7 +154,7 @@ func openGate(t testing.TB, root string) {
 	}
 }
 
-// Tasks of the standard playbook, in order. The first five change every node.
+// Tasks of the playbooks the tests assemble.
 const (
 	taskCommonLink = `  task "symlink" "common path" {
     path   = "/opt/wso2/is-analytics"
@@ -198,8 +206,42 @@ const (
 `
 )
 
-// editTasks are the five tasks that change every node, in playbook order.
-var editTasks = []string{taskCommonLink, taskCurrentLink, taskSpark, taskSparkIP, taskLog4j}
+// More edits, one per remaining file module.
+const (
+	taskOffset = `  task "xml_patch" "port offset" {
+    path       = "${var.an_home}/repository/conf/carbon.xml"
+    namespaces = { c = "http://wso2.org/projects/carbon/carbon.xml" }
+    set_text {
+      xpath = "/c:Server/c:Ports/c:Offset"
+      value = "2"
+    }
+  }
+`
+	taskNodeID = `  task "file" "node id" {
+    path    = "${var.an_home}/repository/data/my-node-id.dat"
+    content = "wso2is-analytics-${host.index + 1}"
+    mode    = "0644"
+  }
+`
+	taskFreshShards = `  task "file_absent" "fresh shard allocation" {
+    paths = ["${var.an_home}/repository/data/local-shard-allocation-config.conf"]
+  }
+`
+	taskDriver = `  task "jar_copy" "mysql driver" {
+    src  = "files/` + driverJar + `"
+    dest = "${var.an_home}/repository/components/lib/"
+    undo_also_remove = ["${var.an_home}/repository/components/dropins/mysql_connector_java_5.1.47_bin_1.0.0.jar"]
+  }
+`
+)
+
+// driverJar is the jar jar_copy uploads, written by newStand into the work directory's files/.
+const driverJar = "mysql-connector-java-5.1.47-bin.jar"
+
+// editTasks are the tasks that change every node, one or more per file module (symlink,
+// properties_set, line_in_file, xml_patch, file, file_absent, jar_copy), in playbook order; the
+// log level edit is last.
+var editTasks = []string{taskCommonLink, taskCurrentLink, taskSpark, taskSparkIP, taskOffset, taskNodeID, taskFreshShards, taskDriver, taskLog4j}
 
 // playbook returns a playbook with one play over every node running tasks in order.
 func playbook(tasks ...string) string {
@@ -232,6 +274,12 @@ func newStand(t *testing.T, n int) *stand {
 	t.Helper()
 	s := &stand{t: t, c: testcluster.New(t, testcluster.Options{N: n}), work: t.TempDir()}
 	s.state = filepath.Join(s.work, ".isaplay")
+	if err := os.MkdirAll(filepath.Join(s.work, "files"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(s.work, "files", driverJar), jarBytes(t), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for i := range s.c.Nodes {
 		seedProduct(t, s.c.NodeRoot(i), false)
 	}
@@ -697,4 +745,27 @@ func referenceDir(t testing.TB) string {
 	}
 	t.Fatalf("WSO2 reference files not found: set ISAPLAY_WSO2_REFERENCE or put them in <repo>/../shared/wso2-reference")
 	return ""
+}
+
+// jarBytes returns a small but real jar (a zip with a manifest and a class entry).
+func jarBytes(t testing.TB) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, f := range []struct{ name, body string }{
+		{"META-INF/MANIFEST.MF", "Manifest-Version: 1.0\r\nImplementation-Title: MySQL Connector Java\r\nImplementation-Version: 5.1.47\r\n\r\n"},
+		{"com/mysql/jdbc/Driver.class", "\xca\xfe\xba\xbe\x00\x00\x00\x32 not a real class body"},
+	} {
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: f.name, Method: zip.Deflate, Modified: time.Date(2018, 10, 8, 0, 0, 0, 0, time.UTC)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write([]byte(f.body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }

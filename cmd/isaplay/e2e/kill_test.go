@@ -46,6 +46,9 @@ func (s *stand) nodeIndex(name string) int {
 	return -1
 }
 
+// killTasks are one edit per file module, for the kill tests: 7 changes per node.
+var killTasks = []string{taskCommonLink, taskSpark, taskSparkIP, taskOffset, taskNodeID, taskFreshShards, taskDriver}
+
 // TestKillAtEveryJournalRecord kills isaplay with SIGKILL right after each journal record of a
 // 3-node run (ISAPLAY_TEST_KILL_AFTER_RECORD=k, for every k from the first record to the
 // last), then runs `isaplay rollback --yes`: it must exit 0 and leave every node's /opt
@@ -54,7 +57,7 @@ func (s *stand) nodeIndex(name string) int {
 func TestKillAtEveryJournalRecord(t *testing.T) {
 	start := time.Now()
 	s := newStand(t, 3)
-	pb := s.writePlaybook("site.hcl", playbook(editTasks...))
+	pb := s.writePlaybook("site.hcl", playbook(killTasks...))
 	before := s.snapshots()
 
 	// An uninterrupted run gives the number of records; rolling it back is the k = n+1 case.
@@ -125,8 +128,9 @@ func TestKillAtEveryJournalRecord(t *testing.T) {
 		applyTime.Round(time.Millisecond), rollbackTime.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
 }
 
-// TestKillDuringRollbackAtEveryRecord applies the edits on 3 nodes (15 changes), then kills
-// `isaplay rollback` with SIGKILL right after its first journal record, 15 times in a row: each
+// TestKillDuringRollbackAtEveryRecord applies one edit per file module on 3 nodes (21
+// changes), then kills `isaplay rollback` with SIGKILL right after its first journal record,
+// 21 times in a row: each
 // killed rollback resumes the previous one and reverts exactly one more change. A separate run
 // kills the rollback right after its end record. Each time a last `isaplay rollback` must exit
 // 0 and leave every node byte-identical to before the run, with the run's locks and backups
@@ -134,9 +138,9 @@ func TestKillAtEveryJournalRecord(t *testing.T) {
 func TestKillDuringRollbackAtEveryRecord(t *testing.T) {
 	start := time.Now()
 	s := newStand(t, 3)
-	pb := s.writePlaybook("site.hcl", playbook(editTasks...))
+	pb := s.writePlaybook("site.hcl", playbook(killTasks...))
 	before := s.snapshots()
-	const changes = 15
+	changes := 3 * len(killTasks)
 	killRollback := func(k int, runID string) {
 		t.Helper()
 		n := len(s.journal(runID))
@@ -175,7 +179,7 @@ func TestKillDuringRollbackAtEveryRecord(t *testing.T) {
 			t.Fatalf("after %d killed rollbacks the journal holds %d successful reverts", j, reverted)
 		}
 	}
-	finish("killed after each of the 15 reverts", runID)
+	finish("killed after each revert", runID)
 
 	s.reset()
 	mustExit(t, s.isaplay(nil, "apply", "--yes", pb), 0)
