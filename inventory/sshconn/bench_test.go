@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	scp "github.com/bramvdbogaerde/go-scp"
 	"golang.org/x/crypto/ssh"
 
 	"github.com/isaplay/isaplay/inventory/conn"
@@ -243,4 +244,20 @@ func BenchmarkStatSession(b *testing.B) {
 func BenchmarkReadFileSession(b *testing.B) {
 	script := "stat --printf '%f %u %g %s\\0' -- /opt/app.properties && cat -- /opt/app.properties"
 	benchOp(b, func(ctx context.Context, x *sshconn.Conn) error { return sessionOp(x, script) })
+}
+
+// BenchmarkWriteFileSCP is the go-scp design for WriteFile: an scp session uploads a temporary
+// file, a second session syncs and renames it. Compare with BenchmarkWriteFileFramed.
+func BenchmarkWriteFileSCP(b *testing.B) {
+	data := bytes.Repeat([]byte("k=v\n"), 1000)
+	benchOp(b, func(ctx context.Context, x *sshconn.Conn) error {
+		cl, err := scp.NewClientBySSH(x.Client())
+		if err != nil {
+			return err
+		}
+		if err := cl.CopyFile(ctx, bytes.NewReader(data), "/opt/.isaplay-tmp-scp", "0644"); err != nil {
+			return err
+		}
+		return sessionOp(x, "sync -- /opt/.isaplay-tmp-scp && mv -fT -- /opt/.isaplay-tmp-scp /opt/written.properties")
+	})
 }

@@ -180,13 +180,17 @@ func (c *Conn) openShell(ctx context.Context, become, withPassword bool) (*shell
 		sh.errs <- errFrame{err: err}
 		close(sh.errs)
 	}(rejected)
+	// The loop checks that its first line is its HELLO, so that a password sudo did not ask
+	// for is never taken as a command. sudo -S reads exactly one line, the password; the HELLO
+	// then follows once the loop is up. Without a password the HELLO goes at once, saving a
+	// round trip.
+	first := "HELLO " + m + "\n"
 	if withPassword {
-		// sudo -S reads exactly one line; the loop then checks that the next line is its HELLO,
-		// so a password sudo did not ask for is never taken as a command.
-		if _, err := io.WriteString(stdin, c.cfg.BecomePassword+"\n"); err != nil {
-			sess.Close()
-			return nil, c.lostOr(ctx, fmt.Errorf("start shell: %w", err))
-		}
+		first = c.cfg.BecomePassword + "\n"
+	}
+	if _, err := io.WriteString(stdin, first); err != nil {
+		sess.Close()
+		return nil, c.lostOr(ctx, fmt.Errorf("start shell: %w", err))
 	}
 	banner := make(chan error, 1)
 	go func() {
@@ -231,9 +235,11 @@ func (c *Conn) openShell(ctx context.Context, become, withPassword bool) (*shell
 		}
 		return nil, c.lostOr(ctx, fmt.Errorf("start shell: %w", err))
 	}
-	if _, err := io.WriteString(stdin, "HELLO "+m+"\n"); err != nil {
-		sess.Close()
-		return nil, c.lostOr(ctx, fmt.Errorf("start shell: %w", err))
+	if withPassword {
+		if _, err := io.WriteString(stdin, "HELLO "+m+"\n"); err != nil {
+			sess.Close()
+			return nil, c.lostOr(ctx, fmt.Errorf("start shell: %w", err))
+		}
 	}
 	ack := make(chan error, 1)
 	go func() {
