@@ -88,6 +88,8 @@ type Arg struct {
 	List []string
 	// IsMap and IsList say which of the above it is (an empty map or list is still one).
 	IsMap, IsList bool
+	// Exact marks text whose every byte counts (a file's content): it is never re-indented.
+	Exact bool
 }
 
 // Block is a nested block of a task (an xml_patch operation).
@@ -284,14 +286,11 @@ func (vs *varSet) leaks(value string) bool {
 	return false
 }
 
-// secretValue reports whether a value under a secret name can be a secret: not empty, not a
-// boolean, not a number (StoreSaltedPassword=true).
+// secretValue reports whether a value under a secret name can be a secret: not empty and not a
+// boolean (StoreSaltedPassword=true).
 func secretValue(v string) bool {
 	v = strings.TrimSpace(v)
-	if v == "" || strings.EqualFold(v, "true") || strings.EqualFold(v, "false") {
-		return false
-	}
-	return strings.Trim(v, "0123456789") != ""
+	return v != "" && !strings.EqualFold(v, "true") && !strings.EqualFold(v, "false")
 }
 
 // minSecret is the shortest secret value looked for in other values: shorter ones would match
@@ -336,10 +335,10 @@ func ident(s string) string {
 // kind of key (apiKey, private.key, secretKey). A bare "key" or ServerKey is not a secret, nor
 // a setting about secrets (PasswordJavaRegEx, PasswordDigest, PasswordHashMethod).
 //
-// secretValue then skips values that cannot be secrets (true, false, numbers).
+// secretValue then skips values that cannot be secrets (empty, true, false).
 func SecretName(name string) bool {
 	l := strings.ToLower(name)
-	for _, w := range []string{"regex", "digest", "method", "msg", "pattern", "length", "managed"} {
+	for _, w := range []string{"regex", "digest", "method", "msg", "pattern", "length", "managed", "class", "classname", "url", "endpoint", "timeout", "enabled", "enable", "type", "store"} {
 		if strings.HasSuffix(l, w) {
 			return false // PasswordJavaRegEx, PasswordDigest: settings about secrets
 		}

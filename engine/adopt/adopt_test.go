@@ -224,6 +224,25 @@ func secretsOf(t *testing.T, name string, data []byte) []string {
 	return nil
 }
 
+// noSecrets fails when a secret value is in the playbook: anywhere when it holds a digit or
+// punctuation (wso2carbon, A1b2c3d4), else as a whole value (>admin<, "admin", 'admin'), since
+// a plain word such as "password" (an SvnPassword placeholder) is also in names and XPaths.
+func noSecrets(t *testing.T, pb []byte, secrets []string) {
+	t.Helper()
+	text := string(pb)
+	for _, s := range secrets {
+		plain := strings.Trim(strings.ToLower(s), "abcdefghijklmnopqrstuvwxyz") == ""
+		if !plain && strings.Contains(text, s) {
+			t.Errorf("secret value %q is in the generated playbook", s)
+		}
+		for _, w := range []string{">" + s + "<", `"` + s + `"`, "'" + s + "'"} {
+			if strings.Contains(text, w) {
+				t.Errorf("secret value %q is in the generated playbook (%s)", s, w)
+			}
+		}
+	}
+}
+
 // TestReferencePairs adopts every configured Kubernetes file onto its pristine counterpart and
 // applies the result with the real modules: the document equals the configured one, a second
 // plan is in sync, and no secret value is in the playbook.
@@ -248,11 +267,7 @@ func TestReferencePairs(t *testing.T) {
 				t.Fatal(err)
 			}
 			pb := res.PlayHCL("adopt", "all")
-			for _, s := range secretsOf(t, p.product, configured) {
-				if len(s) >= minSecret && strings.Contains(string(pb), s) {
-					t.Errorf("secret value %q is in the generated playbook", s)
-				}
-			}
+			noSecrets(t, pb, secretsOf(t, p.product, configured))
 			vars := map[string]string{HomeVar: home}
 			for k, v := range res.Values {
 				if k != HomeVar {
@@ -317,3 +332,95 @@ func golden(t *testing.T, name string, got []byte) {
 }
 
 var _ = hcl.Pos{}
+
+// copyFile writes data to dst, creating its folder.
+func copyFile(t *testing.T, dst string, data []byte) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestTree adopts the is-analytics-1 Kubernetes tree onto a pristine IS Analytics home built from
+// the reference files (tokens replaced), with a driver jar only the configured tree has, and
+// applies the playbook: every configured file ends up equal, a second plan is in sync, and no
+// secret is in the playbook.
+func TestTree(t *testing.T) {
+	dir := t.TempDir()
+	pristineHome, configuredHome := filepath.Join(dir, "pristine"), filepath.Join(dir, "configured")
+	type placed struct {
+		product    string
+		configured []byte
+	}
+	var files []placed
+	for _, p := range pairs()[:8] {
+		pristine, configured := p.load(t)
+		copyFile(t, filepath.Join(pristineHome, filepath.FromSlash(p.product)), pristine)
+		copyFile(t, filepath.Join(configuredHome, filepath.FromSlash(strings.TrimPrefix(p.configured, "is-analytics-1/"))), configured)
+		files = append(files, placed{p.product, configured})
+	}
+	// Files only the configured tree has: the node id, a dashboard setting, a driver jar.
+	ref := filepath.Join(refDir(t), "reference-configured-k8s-5.6.0.1", "is-analytics-1")
+	for _, rel := range []string{"conf/analytics/my-node-id.dat", "deployment/server/jaggeryapps/portal/configs/designer.json"} {
+		data, err := os.ReadFile(filepath.Join(ref, rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		copyFile(t, filepath.Join(configuredHome, rel), data)
+		files = append(files, placed{"repository/" + rel, data})
+	}
+	jar := []byte("PK\x03\x04\x00\x00fake driver jar\x00\xff")
+	copyFile(t, filepath.Join(configuredHome, "lib", "mysql-connector-java-5.1.47.jar"), jar)
+	files = append(files, placed{"repository/components/lib/mysql-connector-java-5.1.47.jar", jar})
+	// The product has these folders.
+	for _, d := range []string{"repository/deployment/server/jaggeryapps/portal/configs", "repository/components/lib"} {
+		if err := os.MkdirAll(filepath.Join(pristineHome, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var maps []Map
+	for _, s := range []string{"conf=repository/conf", "deployment=repository/deployment", "lib=repository/components/lib"} {
+		m, err := ParseMap(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		maps = append(maps, m)
+	}
+	res, err := Tree(pristineHome, configuredHome, maps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := map[string]int{}
+	for _, tk := range res.Tasks {
+		types[tk.Type]++
+	}
+	want := map[string]int{"xml_patch": 7, "properties_set": 1, "file": 2, "jar_copy": 1}
+	if !reflect.DeepEqual(types, want) {
+		t.Fatalf("task types %v, want %v", types, want)
+	}
+	pb := res.PlayHCL("adopt", "all")
+	for _, f := range files {
+		noSecrets(t, pb, secretsOf(t, f.product, f.configured))
+	}
+	vars := map[string]string{}
+	for k, v := range res.Values {
+		vars[k] = v
+	}
+	vars[HomeVar] = pristineHome
+	again := run(t, dir, pb, vars)
+	for _, f := range files {
+		got, err := os.ReadFile(filepath.Join(pristineHome, filepath.FromSlash(f.product)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameDocument(t, f.product, got, f.configured)
+	}
+	for _, e := range again.Entries {
+		if e.Status != engine.StatusInSync {
+			t.Errorf("second plan: %s is %s", e.Task, e.Status)
+		}
+	}
+}

@@ -97,6 +97,8 @@ func writeArg(b *strings.Builder, a Arg, indent string) {
 			items = append(items, quote(s))
 		}
 		fmt.Fprintf(b, "%s%s = [%s]\n", indent, a.Name, strings.Join(items, ", "))
+	case a.Exact:
+		fmt.Fprintf(b, "%s%s = %s\n", indent, a.Name, exactExpr(a.Expr))
 	default:
 		fmt.Fprintf(b, "%s%s = %s\n", indent, a.Name, expr(a.Expr, indent))
 	}
@@ -113,7 +115,7 @@ func expr(e Expr, indent string) string {
 	}
 	multi := false
 	for _, p := range e {
-		if strings.Contains(p.Lit, "\n") {
+		if strings.Contains(p.Lit, "\n") && !strings.Contains(p.Lit, "\r") {
 			multi = true
 		}
 	}
@@ -160,6 +162,20 @@ func expr(e Expr, indent string) string {
 	}
 	out.WriteString(indent + delim)
 	return out.String()
+}
+
+// exactExpr writes text byte for byte: a heredoc without indentation when it has several lines
+// and ends with a line break (a heredoc always does), else a quoted string.
+func exactExpr(e Expr) string {
+	t := e.Template()
+	if len(e) != 1 || e[0].Lit == "" || strings.Count(t, "\n") < 2 || !strings.HasSuffix(t, "\n") || strings.Contains(t, "\r") {
+		return expr(e, "")
+	}
+	delim := "EOT"
+	for i := 2; hasLine(t, delim); i++ {
+		delim = fmt.Sprintf("EOT%d", i)
+	}
+	return "<<" + delim + "\n" + t + delim
 }
 
 func hasLine(text, delim string) bool {

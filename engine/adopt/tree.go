@@ -52,7 +52,8 @@ const inlineMax = 4096
 
 // Tree compares a pristine product home with a configured one: one task per changed file
 // (paths under var.home), file tasks for text files only the configured tree has and
-// jar_copy tasks for binary ones (their src is the file in the configured tree). Files only
+// jar_copy tasks for binary ones (their src is the file in the configured tree). New files get
+// the modules' default mode (0644), or 0755 when the configured copy is executable. Files only
 // the pristine tree has are left alone: a configured copy is usually a subset.
 func Tree(pristineHome, configuredHome string, maps []Map) (*Result, error) {
 	res := &Result{Values: map[string]string{}}
@@ -124,22 +125,22 @@ func Tree(pristineHome, configuredHome string, maps []Map) (*Result, error) {
 			return nil, err
 		}
 		if Kind(f.product, f.data) == KindBinary {
-			res.Tasks = append(res.Tasks, &Task{Type: "jar_copy", Name: f.product, Args: []Arg{
-				{Name: "src", Expr: Lit(src)},
-				{Name: "dest", Expr: dest},
-				{Name: "mode", Expr: Lit(fmt.Sprintf("%04o", f.mode))},
-			}})
+			t := &Task{Type: "jar_copy", Name: f.product, Args: []Arg{{Name: "src", Expr: Lit(src)}, {Name: "dest", Expr: dest}}}
+			if f.mode&0o111 != 0 {
+				t.Args = append(t.Args, Arg{Name: "mode", Expr: Lit("0755")})
+			}
+			res.Tasks = append(res.Tasks, t)
 			continue
 		}
 		content := Lit(string(f.data))
 		if len(f.data) > inlineMax || !utf8.Valid(f.data) || vs.leaks(string(f.data)) || strings.Contains(string(f.data), "\r") {
 			content = Expr{{Raw: "file(" + quote(src) + ")"}}
 		}
-		res.Tasks = append(res.Tasks, &Task{Type: "file", Name: f.product, Args: []Arg{
-			{Name: "path", Expr: dest},
-			{Name: "content", Expr: content},
-			{Name: "mode", Expr: Lit(fmt.Sprintf("%04o", f.mode))},
-		}})
+		t := &Task{Type: "file", Name: f.product, Args: []Arg{{Name: "path", Expr: dest}, {Name: "content", Expr: content, Exact: true}}}
+		if f.mode&0o111 != 0 {
+			t.Args = append(t.Args, Arg{Name: "mode", Expr: Lit("0755")})
+		}
+		res.Tasks = append(res.Tasks, t)
 	}
 	return res, nil
 }

@@ -437,11 +437,38 @@ func (d *xmlDiffer) element(p, c *xmldoc.Node, x string, _ any) {
 		d.replaceChildren(c, x)
 		return
 	}
-	if !d.children(p, c, pe, ce, x) {
+	mark := d.mark()
+	if !d.children(p, c, pe, ce, x) || d.tooMany(mark, len(ce)) {
+		d.rollback(mark)
 		d.replaceChildren(c, x)
 		return
 	}
 	d.commentNote(p, c, x)
+}
+
+// rewriteMin is the number of operations under one element from which, when they also outnumber
+// half its child elements, its content is replaced as a whole instead: a subtree changed that
+// much (another user store, say) reads better as its new content.
+const rewriteMin = 12
+
+// mark records how far the output got, to roll an element's operations back.
+type mark struct{ blocks, vars, notes int }
+
+func (d *xmlDiffer) mark() mark {
+	return mark{len(d.blocks), len(d.vs.res.Variables), len(d.notes)}
+}
+
+func (d *xmlDiffer) tooMany(m mark, children int) bool {
+	n := len(d.blocks) - m.blocks
+	return n >= rewriteMin && 2*n > children
+}
+
+func (d *xmlDiffer) rollback(m mark) {
+	for _, v := range d.vs.res.Variables[m.vars:] {
+		delete(d.vs.used, v.Name)
+		delete(d.vs.res.Values, v.Name)
+	}
+	d.blocks, d.vs.res.Variables, d.notes = d.blocks[:m.blocks], d.vs.res.Variables[:m.vars], d.notes[:m.notes]
 }
 
 func (d *xmlDiffer) commentNote(p, c *xmldoc.Node, x string) {
