@@ -148,9 +148,14 @@ func propsTask(res *Result, vs *varSet, pristine, configured []byte, opts Option
 		}
 	}
 	var notes []string
-	pc, cc := propComments(pristine), propComments(configured)
-	if strings.Join(pc, "\x00") != strings.Join(cc, "\x00") {
-		notes = append(notes, fmt.Sprintf("comments differ (%d in the pristine file, %d in the configured one): not patched", len(pc), len(cc)))
+	var pc []string
+	for _, c := range propComments(pristine) {
+		if _, uncommented := cv[unescapeKey(splitKey(c))]; !uncommented {
+			pc = append(pc, c) // a commented default that set uncomments is no comment difference
+		}
+	}
+	if n := commentDiff(pc, propComments(configured)); n != "" {
+		notes = append(notes, n)
 	}
 	if eolOf(pristine) != eolOf(configured) {
 		notes = append(notes, fmt.Sprintf("line endings differ (%s in the pristine file, %s in the configured one): not patched", eolOf(pristine), eolOf(configured)))

@@ -472,10 +472,60 @@ func (d *xmlDiffer) rollback(m mark) {
 }
 
 func (d *xmlDiffer) commentNote(p, c *xmldoc.Node, x string) {
-	pc, cc := comments(p), comments(c)
-	if strings.Join(pc, "\x00") != strings.Join(cc, "\x00") {
-		d.notes = append(d.notes, fmt.Sprintf("%s: comments differ (%d in the pristine file, %d in the configured one): not patched", x, len(pc), len(cc)))
+	if n := commentDiff(comments(p), comments(c)); n != "" {
+		d.notes = append(d.notes, x+": "+n)
 	}
+}
+
+// commentDiff describes how two lists of comments differ ("" when they do not): the comments
+// only one side has, shortened.
+func commentDiff(p, c []string) string {
+	if strings.Join(p, "\x00") == strings.Join(c, "\x00") {
+		return ""
+	}
+	count := map[string]int{}
+	for _, s := range p {
+		count[s]++
+	}
+	var added []string
+	for _, s := range c {
+		if count[s] > 0 {
+			count[s]--
+		} else {
+			added = append(added, s)
+		}
+	}
+	var removed []string
+	for _, s := range p {
+		if count[s] > 0 {
+			count[s]--
+			removed = append(removed, s)
+		}
+	}
+	var parts []string
+	if len(removed) > 0 {
+		parts = append(parts, fmt.Sprintf("%d removed (%s)", len(removed), short(removed)))
+	}
+	if len(added) > 0 {
+		parts = append(parts, fmt.Sprintf("%d added (%s)", len(added), short(added)))
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "reordered")
+	}
+	return "comments differ, not patched: " + strings.Join(parts, ", ")
+}
+
+// short quotes the first comment, cut to 50 characters, and says how many more there are.
+func short(list []string) string {
+	s := list[0]
+	if r := []rune(s); len(r) > 50 {
+		s = string(r[:50]) + "..."
+	}
+	out := fmt.Sprintf("%q", s)
+	if len(list) > 1 {
+		out += fmt.Sprintf(" and %d more", len(list)-1)
+	}
+	return out
 }
 
 func nsDecls(n *xmldoc.Node) []string {
@@ -618,6 +668,9 @@ func (d *xmlDiffer) children(p, c *xmldoc.Node, pe, ce []*xmldoc.Node, x string)
 		}
 		if later {
 			if i == 0 {
+				if p.Parent.Kind != xmldoc.DocumentNode {
+					return false // ensure cannot insert before a sibling: replace the content
+				}
 				d.notes = append(d.notes, fmt.Sprintf("%s: comes first in the configured file; ensure puts it last", stepOf(n)))
 			} else {
 				args = append(args, Arg{Name: "after", Expr: Lit(stepOf(ce[i-1]))})
