@@ -17,6 +17,7 @@ func adoptCmd(g *globals) *cobra.Command {
 		format string
 		path   string
 		as     string
+		hosts  string
 	)
 	cmd := &cobra.Command{
 		Use:   "adopt PRISTINE CONFIGURED",
@@ -78,6 +79,9 @@ func adoptCmd(g *globals) *cobra.Command {
 				return err
 			}
 			out := res.HCL()
+			if hosts != "" {
+				out = res.PlayHCL("adopted", hosts)
+			}
 			if format == "json" {
 				if out, err = res.JSON(); err != nil {
 					return err
@@ -104,6 +108,7 @@ func adoptCmd(g *globals) *cobra.Command {
 	f.StringArrayVar(&maps, "map", nil, "with --tree: FROM=TO, a folder of the configured tree and where it lives in the product (repeatable)")
 	f.StringVar(&format, "format", "hcl", "output: hcl or json")
 	f.StringVar(&path, "path", "", "the file's path on the host (default: PRISTINE as given)")
+	f.StringVar(&hosts, "hosts", "", "wrap the tasks in a play \"adopted\" for these hosts (a group or host name), ready to validate")
 	f.StringVar(&as, "as", "", "the file's path relative to the product home: the task's path becomes ${var.home}/AS")
 	return cmd
 }
