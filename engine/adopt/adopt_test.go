@@ -11,7 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/isaplay/isaplay/engine"
 	"github.com/isaplay/isaplay/inventory"
@@ -221,7 +220,7 @@ func secretsOf(t *testing.T, name string, data []byte) []string {
 	case KindProperties:
 		return propSecrets(data)
 	}
-	return nil
+	return textSecrets(data)
 }
 
 // noSecrets fails when a secret value is in the playbook: anywhere when it holds a digit or
@@ -331,8 +330,6 @@ func golden(t *testing.T, name string, got []byte) {
 	}
 }
 
-var _ = hcl.Pos{}
-
 // copyFile writes data to dst, creating its folder.
 func copyFile(t *testing.T, dst string, data []byte) {
 	t.Helper()
@@ -372,6 +369,16 @@ func TestTree(t *testing.T) {
 		copyFile(t, filepath.Join(configuredHome, rel), data)
 		files = append(files, placed{"repository/" + rel, data})
 	}
+	// A changed script is written whole; the secret it now holds keeps its content out of the
+	// playbook (read with file() instead).
+	script, err := os.ReadFile(filepath.Join(refDir(t), "bin", "load-spark-env-vars.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, filepath.Join(pristineHome, "bin", "load-spark-env-vars.sh"), script)
+	edited := append(append([]byte{}, script...), "\nexport ANALYTICS_DB_PASSWORD=sp4rk-s3cret\n"...)
+	copyFile(t, filepath.Join(configuredHome, "bin", "load-spark-env-vars.sh"), edited)
+	files = append(files, placed{"bin/load-spark-env-vars.sh", edited})
 	jar := []byte("PK\x03\x04\x00\x00fake driver jar\x00\xff")
 	copyFile(t, filepath.Join(configuredHome, "lib", "mysql-connector-java-5.1.47.jar"), jar)
 	files = append(files, placed{"repository/components/lib/mysql-connector-java-5.1.47.jar", jar})
@@ -397,7 +404,7 @@ func TestTree(t *testing.T) {
 	for _, tk := range res.Tasks {
 		types[tk.Type]++
 	}
-	want := map[string]int{"xml_patch": 7, "properties_set": 1, "file": 2, "jar_copy": 1}
+	want := map[string]int{"xml_patch": 7, "properties_set": 1, "file": 3, "jar_copy": 1}
 	if !reflect.DeepEqual(types, want) {
 		t.Fatalf("task types %v, want %v", types, want)
 	}
@@ -405,6 +412,7 @@ func TestTree(t *testing.T) {
 	for _, f := range files {
 		noSecrets(t, pb, secretsOf(t, f.product, f.configured))
 	}
+	noSecrets(t, pb, []string{"sp4rk-s3cret"})
 	vars := map[string]string{}
 	for k, v := range res.Values {
 		vars[k] = v

@@ -106,6 +106,18 @@ func TestCases(t *testing.T) {
 			want:       []string{`"$${hostName}:%%{x}"`, `<f>$${carbon.home}</f>`},
 		},
 		{
+			name: "comments inside an inserted element", file: "r.xml",
+			pristine:   "<r>\n  <a name=\"1\"/>\n</r>\n",
+			configured: "<r>\n  <a name=\"1\"/>\n  <a name=\"2\">\n    <!-- why -->\n    <v>2</v>\n  </a>\n</r>\n",
+			want:       []string{`<!-- why -->`, `xpath    = "/r/a[@name='2']"`},
+		},
+		{
+			name: "namespaced attribute changed and removed", file: "s.xml",
+			pristine:   "<s xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:schemaLocation=\"a\">\n  <e xsi:type=\"t\"/>\n</s>\n",
+			configured: "<s xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:schemaLocation=\"b\">\n  <e/>\n</s>\n",
+			want:       []string{`name  = "xsi:schemaLocation"`, `remove { xpath = "/s/e/@xsi:type" }`, `"xsi" = "http://www.w3.org/2001/XMLSchema-instance"`},
+		},
+		{
 			name: "text becomes children", file: "t.xml",
 			pristine:   "<t>\n  <a>text</a>\n</t>\n",
 			configured: "<t>\n  <a><b>1</b></a>\n</t>\n",
@@ -178,6 +190,14 @@ func TestCases(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestTextSecrets(t *testing.T) {
+	got := textSecrets([]byte(`{"username":"admin", "password":"s3cret", "grantType": "password refresh_token"}` + "\nDB_PASSWORD=hunter22\nexport TOKEN='abc.def'\nNAME=x\n"))
+	want := []string{"s3cret", "hunter22", "abc.def"}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("textSecrets = %q, want %q", got, want)
 	}
 }
 

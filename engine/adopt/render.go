@@ -168,8 +168,11 @@ func expr(e Expr, indent string) string {
 // and ends with a line break (a heredoc always does), else a quoted string.
 func exactExpr(e Expr) string {
 	t := e.Template()
-	if len(e) != 1 || e[0].Lit == "" || strings.Count(t, "\n") < 2 || !strings.HasSuffix(t, "\n") || strings.Contains(t, "\r") {
+	if len(e) != 1 || e[0].Lit == "" {
 		return expr(e, "")
+	}
+	if strings.Count(t, "\n") < 2 || !strings.HasSuffix(t, "\n") || strings.Contains(t, "\r") {
+		return quote(e[0].Lit)
 	}
 	delim := "EOT"
 	for i := 2; hasLine(t, delim); i++ {

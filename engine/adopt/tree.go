@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"regexp"
 	"unicode/utf8"
 
 	"github.com/isaplay/isaplay/modules/xmlpatch/xmldoc"
@@ -41,6 +42,21 @@ func mapPath(maps []Map, rel string) string {
 		return rel
 	}
 	return maps[best].To + strings.TrimPrefix(rel, maps[best].From)
+}
+
+// textAssign matches NAME = value, NAME: value and "NAME": "value" in any text (JSON, shell).
+var textAssign = regexp.MustCompile(`["']?([A-Za-z0-9_.\-]+)["']?[ \t]*[:=][ \t]*["']?([^"'\s,;}]+)`)
+
+// textSecrets returns the values assigned to secret names in a text file of no known format
+// (a JSON dashboard setting, a shell script), so that inline content never carries them.
+func textSecrets(data []byte) []string {
+	var out []string
+	for _, m := range textAssign.FindAllStringSubmatch(string(data), -1) {
+		if SecretName(m[1]) {
+			out = append(out, m[2])
+		}
+	}
+	return out
 }
 
 // HomeVar is the variable the tree's task paths start with.
@@ -101,6 +117,8 @@ func Tree(pristineHome, configuredHome string, maps []Map) (*Result, error) {
 			}
 		case KindProperties:
 			vs.learn(propSecrets(f.data))
+		case KindOther:
+			vs.learn(textSecrets(f.data))
 		}
 	}
 	for _, f := range files {

@@ -40,7 +40,7 @@ func xmlTask(res *Result, vs *varSet, pristine, configured []byte, opts Options)
 	if pr.Space != cr.Space || pr.Local != cr.Local {
 		return fmt.Errorf("%s: root elements differ (<%s> and <%s>): adopt it as a whole file", opts.Name, pr.Name(), cr.Name())
 	}
-	d.element(pr, cr, "/"+d.qname(cr), nil)
+	d.element(pr, cr, "/"+d.qname(cr))
 	var notes []string
 	if pd.EOL != cd.EOL {
 		notes = append(notes, fmt.Sprintf("line endings differ (%s in the pristine file, %s in the configured one): not patched; xml_patch keeps the file's own", eolName(pd.EOL), eolName(cd.EOL)))
@@ -360,8 +360,8 @@ func (d *xmlDiffer) context(n *xmldoc.Node) string {
 }
 
 // secretVar declares the sensitive variable for the secret value of n (an element, or an
-// attribute) and returns its name.
-func (d *xmlDiffer) secretVar(n *xmldoc.Node, value string) string {
+// attribute) at XPath where, and returns its name.
+func (d *xmlDiffer) secretVar(n *xmldoc.Node, where, value string) string {
 	what := n.Local
 	el := n
 	if n.Kind == xmldoc.AttributeNode {
@@ -374,30 +374,31 @@ func (d *xmlDiffer) secretVar(n *xmldoc.Node, value string) string {
 		what = a.Data
 	}
 	base := d.context(el) + "_" + what
-	return d.vs.add(base, value, fmt.Sprintf("%s in %s (%s)", what, d.label, n.Path()), true)
+	return d.vs.add(base, value, fmt.Sprintf("%s in %s (%s)", what, d.label, where), true)
 }
 
-// plainExpr returns an expression for a value that is not itself a secret: a literal, unless a
-// secret's value appears in it, in which case it becomes a variable too (not written here).
-func (d *xmlDiffer) plainExpr(n *xmldoc.Node, value string) Expr {
+// plainExpr returns an expression for a value (of n, at XPath where) that is not itself a
+// secret: a literal, unless a secret's value appears in it, in which case it becomes a variable
+// too (not written in the playbook).
+func (d *xmlDiffer) plainExpr(n *xmldoc.Node, where, value string) Expr {
 	if d.vs.leaks(value) {
 		base := d.context(n) + "_" + n.Local
-		name := d.vs.add(base, value, fmt.Sprintf("%s in %s (%s): contains a secret's value, so it is not written in the playbook", n.Local, d.label, n.Path()), false)
+		name := d.vs.add(base, value, fmt.Sprintf("%s in %s (%s): contains a secret's value, so it is not written in the playbook", n.Local, d.label, where), false)
 		return Ref(name)
 	}
 	return Lit(value)
 }
 
-// valueExpr is the expression for an element's text or an attribute's value.
-func (d *xmlDiffer) valueExpr(n *xmldoc.Node, value string, secret bool) Expr {
+// valueExpr is the expression for an element's text or an attribute's value, at XPath where.
+func (d *xmlDiffer) valueExpr(n *xmldoc.Node, where, value string, secret bool) Expr {
 	if secret && secretValue(value) {
-		return Ref(d.secretVar(n, value))
+		return Ref(d.secretVar(n, where, value))
 	}
-	return d.plainExpr(n, value)
+	return d.plainExpr(n, where, value)
 }
 
-// element diffs matched elements p and c at XPath x. sel is nil at the root.
-func (d *xmlDiffer) element(p, c *xmldoc.Node, x string, _ any) {
+// element diffs matched elements p and c at XPath x.
+func (d *xmlDiffer) element(p, c *xmldoc.Node, x string) {
 	// Attributes.
 	for _, ca := range c.Attrs {
 		if ca.IsNamespaceDecl() {
@@ -409,7 +410,7 @@ func (d *xmlDiffer) element(p, c *xmldoc.Node, x string, _ any) {
 		}
 		d.blocks = append(d.blocks, Block{Type: "set_attr", Args: []Arg{
 			{Name: "xpath", Expr: Lit(x)}, {Name: "name", Expr: Lit(ca.Name())},
-			{Name: "value", Expr: d.valueExpr(ca, ca.Data, secretAttr(c, ca))},
+			{Name: "value", Expr: d.valueExpr(ca, x+"/@"+ca.Name(), ca.Data, secretAttr(c, ca))},
 		}})
 	}
 	for _, pa := range p.Attrs {
@@ -427,7 +428,7 @@ func (d *xmlDiffer) element(p, c *xmldoc.Node, x string, _ any) {
 		if pt != ct {
 			d.blocks = append(d.blocks, Block{Type: "set_text", Args: []Arg{
 				{Name: "xpath", Expr: Lit(x)},
-				{Name: "value", Expr: d.valueExpr(c, strings.TrimSpace(c.Value()), secretElement(c))},
+				{Name: "value", Expr: d.valueExpr(c, x, strings.TrimSpace(c.Value()), secretElement(c))},
 			}})
 		}
 		d.commentNote(p, c, x)
@@ -656,7 +657,7 @@ func (d *xmlDiffer) children(p, c *xmldoc.Node, pe, ce []*xmldoc.Node, x string)
 	}
 	for i, n := range ce {
 		if pn, ok := match[n]; ok {
-			d.element(pn, n, stepOf(n), nil)
+			d.element(pn, n, stepOf(n))
 			continue
 		}
 		args := []Arg{{Name: "xpath", Expr: Lit(stepOf(n))}}
@@ -676,7 +677,7 @@ func (d *xmlDiffer) children(p, c *xmldoc.Node, pe, ce []*xmldoc.Node, x string)
 				args = append(args, Arg{Name: "after", Expr: Lit(stepOf(ce[i-1]))})
 			}
 		}
-		args = append(args, Arg{Name: "fragment", Expr: d.fragment(n, n.Start, n.End)})
+		args = append(args, Arg{Name: "fragment", Expr: d.fragment(n, stepOf(n), n.Start, n.End)})
 		d.blocks = append(d.blocks, Block{Type: "ensure", Args: args})
 	}
 	return true
@@ -689,14 +690,15 @@ func (d *xmlDiffer) replaceChildren(c *xmldoc.Node, x string) {
 		return
 	}
 	d.blocks = append(d.blocks, Block{Type: "replace_children", Args: []Arg{
-		{Name: "xpath", Expr: Lit(x)}, {Name: "fragment", Expr: d.fragment(c, c.TagEnd, c.CloseStart)},
+		{Name: "xpath", Expr: Lit(x)}, {Name: "fragment", Expr: d.fragment(c, x, c.TagEnd, c.CloseStart)},
 	}})
 }
 
-// fragment returns the configured text from start to end (an element, or an element's
-// content) as an expression: secret values become variable references, line endings LF, and
-// the indentation of the element's line is removed.
-func (d *xmlDiffer) fragment(top *xmldoc.Node, start, end int) Expr {
+// fragment returns the configured text of element top (at XPath x) from start to end (the
+// element, or its content) as an expression: secret values become variable references, line
+// endings LF, and the indentation of the element's line is removed.
+func (d *xmlDiffer) fragment(top *xmldoc.Node, x string, start, end int) Expr {
+	where := func(n *xmldoc.Node) string { return x + strings.TrimPrefix(n.Path(), top.Path()) }
 	type span struct {
 		s, e int
 		v    string
@@ -709,8 +711,8 @@ func (d *xmlDiffer) fragment(top *xmldoc.Node, start, end int) Expr {
 				continue
 			}
 			if secretAttr(n, a) && secretValue(a.Data) {
-				spans = append(spans, span{a.ValStart, a.ValEnd, d.secretVar(a, a.Data)})
-			} else if e := d.plainExpr(a, a.Data); !e.IsLiteral() {
+				spans = append(spans, span{a.ValStart, a.ValEnd, d.secretVar(a, where(a), a.Data)})
+			} else if e := d.plainExpr(a, where(a), a.Data); !e.IsLiteral() {
 				spans = append(spans, span{a.ValStart, a.ValEnd, e[0].Var})
 			}
 		}
@@ -732,10 +734,10 @@ func (d *xmlDiffer) fragment(top *xmldoc.Node, start, end int) Expr {
 				}
 				v := strings.TrimSpace(ch.Data)
 				if secret && secretValue(v) {
-					spans = append(spans, span{s, e, d.secretVar(n, v)})
+					spans = append(spans, span{s, e, d.secretVar(n, where(n), v)})
 					continue
 				}
-				if ex := d.plainExpr(n, v); !ex.IsLiteral() {
+				if ex := d.plainExpr(n, where(n), v); !ex.IsLiteral() {
 					spans = append(spans, span{s, e, ex[0].Var})
 				}
 			}
