@@ -6,9 +6,9 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
-	"regexp"
 	"unicode/utf8"
 
 	"github.com/isaplay/isaplay/modules/xmlpatch/xmldoc"
