@@ -305,7 +305,36 @@ func TestGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			golden(t, strings.TrimSuffix(name, ".xml")+".hcl", res.HCL())
+			if name == "event-processor.xml" {
+				js, err := res.JSON()
+				if err != nil {
+					t.Fatal(err)
+				}
+				golden(t, "event-processor.json", js)
+			}
 		})
+	}
+}
+
+// BenchmarkFile adopts the eight paired files of an IS Analytics node.
+func BenchmarkFile(b *testing.B) {
+	ps := pairs()[:8]
+	type in struct {
+		name      string
+		pri, conf []byte
+	}
+	var ins []in
+	for _, p := range ps {
+		pr, cf := p.load(b)
+		ins = append(ins, in{p.product, pr, cf})
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for _, f := range ins {
+			if _, err := File(f.name, f.pri, f.conf, Options{Home: HomeVar}); err != nil {
+				b.Fatal(err)
+			}
+		}
 	}
 }
 
