@@ -80,6 +80,12 @@ func TestCases(t *testing.T) {
 			want:       []string{`replace_children`},
 		},
 		{
+			name: "every element of a name without key removed at once", file: "a.xml",
+			pristine:   "<a>\n  <l>\n    <r>1</r>\n    <r>2</r>\n    <k/>\n  </l>\n</a>\n",
+			configured: "<a>\n  <l>\n    <k/>\n  </l>\n</a>\n",
+			want:       []string{"xpath = \"/a/l/r\"", "count = 2"},
+		},
+		{
 			name: "a positional group that grows replaces the content", file: "a.xml",
 			pristine:   "<a>\n  <l>\n    <r>1</r>\n  </l>\n</a>\n",
 			configured: "<a>\n  <l>\n    <r>1</r>\n    <r>2</r>\n  </l>\n</a>\n",

@@ -3,6 +3,7 @@ package adopt
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2/hclwrite"
@@ -256,6 +257,12 @@ func (r *Result) JSON() ([]byte, error) {
 				m[a.Name] = mm
 			case a.IsList:
 				m[a.Name] = append([]string{}, a.List...)
+			case len(a.Expr) == 1 && a.Expr[0].Raw != "":
+				if n, err := strconv.Atoi(a.Expr[0].Raw); err == nil {
+					m[a.Name] = n
+				} else {
+					m[a.Name] = a.Expr.Template()
+				}
 			default:
 				m[a.Name] = a.Expr.Template()
 			}

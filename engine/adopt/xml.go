@@ -3,6 +3,7 @@ package adopt
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/isaplay/isaplay/modules/xmlpatch/xmldoc"
@@ -590,6 +591,9 @@ func (d *xmlDiffer) children(p, c *xmldoc.Node, pe, ce []*xmldoc.Node, x string)
 				matched[g.p[0]] = true
 			}
 		case keyPos:
+			if len(g.c) == 0 {
+				continue // all removed below, with one remove
+			}
 			if len(g.p) != len(g.c) {
 				return false
 			}
@@ -650,10 +654,19 @@ func (d *xmlDiffer) children(p, c *xmldoc.Node, pe, ce []*xmldoc.Node, x string)
 		return x + "/" + d.step(n, g.k, pos[n])
 	}
 	for _, n := range pe {
-		if !matched[n] {
-			g := groups[groupName(n)]
-			d.blocks = append(d.blocks, Block{Type: "remove", Args: []Arg{{Name: "xpath", Expr: Lit(x + "/" + d.step(n, g.k, 0))}}})
+		if matched[n] {
+			continue
 		}
+		g := groups[groupName(n)]
+		if g.k.kind == keyPos {
+			if n == g.p[0] {
+				// Every element of a name without key is gone: remove them all at once.
+				d.blocks = append(d.blocks, Block{Type: "remove", Args: []Arg{
+					{Name: "xpath", Expr: Lit(x + "/" + d.qname(n))}, {Name: "count", Expr: Expr{{Raw: strconv.Itoa(len(g.p))}}}}})
+			}
+			continue
+		}
+		d.blocks = append(d.blocks, Block{Type: "remove", Args: []Arg{{Name: "xpath", Expr: Lit(x + "/" + d.step(n, g.k, 0))}}})
 	}
 	for i, n := range ce {
 		if pn, ok := match[n]; ok {
