@@ -19,8 +19,9 @@ func (s *stand) setLog(i int, content string) {
 }
 
 // requireAllReverted checks a run's journal: every change has a successful revert line, and
-// the changes of the edit modules number edits (so there was something to roll back).
-func (s *stand) requireAllReverted(runID string, edits int) {
+// the changes of tasks other than the failing one number edits (so there was something to roll
+// back).
+func (s *stand) requireAllReverted(runID string, edits int, failing string) {
 	s.t.Helper()
 	lines := s.journal(runID)
 	intents := map[int]string{}
@@ -30,7 +31,7 @@ func (s *stand) requireAllReverted(runID string, edits int) {
 		switch l.Type {
 		case "intent":
 			intents[l.Seq] = fmt.Sprintf("%s %s", l.Record.Host, l.Record.Task)
-			if l.Record.Module != "wait_log" {
+			if l.Record.Task != failing {
 				nEdits++
 			}
 		case "revert":
@@ -49,20 +50,38 @@ func (s *stand) requireAllReverted(runID string, edits int) {
 	}
 }
 
+// taskPortFree is a command that fails on a node whose log shows a BindException.
+const taskPortFree = `  task "command" "port free" {
+    argv = ["sh", "-c", "! grep -q BindException \"$1\"", "sh", "${var.an_home}/repository/logs/wso2carbon.log"]
+  }
+`
+
 // TestFailureAtTaskKRollsBackEveryNode fails a run at task k of 10 on one node of 3 and proves
 // every node ends byte-identical to before (checksums, modes, owners, link targets), with exit
 // code 1 and the journal saying rolled_back. The failure is deterministic: a wait_log task
 // ("analytics started") finds java.net.BindException in n2's wso2carbon.log, as when a port
-// is taken, while n1 and n3 logged "WSO2 Carbon started". The table moves that task from first
-// to last, so the rollback undoes 0, 4 and 9 tasks' changes on every node.
+// is taken, while n1 and n3 logged "WSO2 Carbon started" (or a command task greps the log and
+// exits 1 on n2). The table moves that task from first to last, so the rollback undoes 0, 4
+// and 9 tasks' changes on every node.
 func TestFailureAtTaskKRollsBackEveryNode(t *testing.T) {
 	n := len(editTasks) + 1
-	for _, k := range []int{1, n / 2, n} {
-		t.Run(fmt.Sprintf("task %d of %d", k, n), func(t *testing.T) {
+	for _, tc := range []struct {
+		k                int
+		failing, failure string
+	}{
+		{1, taskStarted, `n2: .*analytics started.*java\.net\.BindException`},
+		{n / 2, taskStarted, `n2: .*analytics started.*java\.net\.BindException`},
+		{n / 2, taskPortFree, `n2: .*port free.*exit`},
+		{n, taskStarted, `n2: .*analytics started.*java\.net\.BindException`},
+	} {
+		k := tc.k
+		m := regexp.MustCompile(`task "(\w+)" "([^"]+)"`).FindStringSubmatch(tc.failing)
+		mod, failingTask := m[1], m[2]
+		t.Run(fmt.Sprintf("%s fails at task %d of %d", mod, k, n), func(t *testing.T) {
 			s := newStand(t, 3)
 			s.setLog(1, bindErrorLog)
 			tasks := append([]string{}, editTasks[:k-1]...)
-			tasks = append(tasks, taskStarted)
+			tasks = append(tasks, tc.failing)
 			tasks = append(tasks, editTasks[k-1:]...)
 			pb := s.writePlaybook("site.hcl", playbook(tasks...))
 			before := s.snapshots()
@@ -71,7 +90,7 @@ func TestFailureAtTaskKRollsBackEveryNode(t *testing.T) {
 			mustExit(t, r, 1)
 			t.Logf("failed apply with rollback: %s", r.elapsed)
 			out := r.stdout + r.stderr
-			if !regexp.MustCompile(`n2: .*analytics started.*java\.net\.BindException`).MatchString(out) {
+			if !regexp.MustCompile(tc.failure).MatchString(out) {
 				t.Errorf("the failure does not name n2, the task and the log line:\n%s", r)
 			}
 			if !regexp.MustCompile(`Rollback: \d+ reverted, 0 failed, 0 refused\.`).MatchString(r.stdout) {
@@ -81,7 +100,7 @@ func TestFailureAtTaskKRollsBackEveryNode(t *testing.T) {
 			if st := s.status(runID); st != "rolled_back" {
 				t.Errorf("journal status %q, want rolled_back", st)
 			}
-			s.requireAllReverted(runID, 3*(k-1))
+			s.requireAllReverted(runID, 3*(k-1), failingTask)
 			s.requireTrees(before, "after the rolled-back run")
 			s.requireCleanHosts(runID)
 
