@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"regexp"
 	"strconv"
@@ -134,4 +135,67 @@ func TestSecondApplyRefusedByLiveHolder(t *testing.T) {
 		t.Errorf("first run's status %q, want applied", st)
 	}
 	s.requireCleanHosts("")
+}
+
+// TestConcurrentAppliesNeverInterleave starts two applies on the same 3 nodes at the same
+// moment, five times; they edit different files. Whatever the interleaving, the host locks
+// make each run all-or-nothing: a run that exits 0 has its edits on every node, a run that
+// exits 1 has none left anywhere, no node holds a lock afterwards, and neither command hangs.
+func TestConcurrentAppliesNeverInterleave(t *testing.T) {
+	s := newStand(t, 3)
+	pbA := s.writePlaybook("a.hcl", playbook(taskSpark))
+	pbB := s.writePlaybook("b.hcl", playbook(taskLog4j))
+	const (
+		sparkRel = "wso2/wso2is-analytics-5.6.0/repository/conf/analytics/spark/spark-defaults.conf"
+		log4jRel = "wso2/wso2is-analytics-5.6.0/repository/conf/log4j.properties"
+	)
+	outcomes := map[string]int{}
+	for round := 1; round <= 5; round++ {
+		s.reset()
+		before := s.snapshots()
+		var editedA, editedB []tree
+		for i, n := range s.c.Nodes {
+			all, _ := edited(t, before[i], i, n.Address)
+			a, b := copyTree(before[i]), copyTree(before[i])
+			a[sparkRel], b[log4jRel] = all[sparkRel], all[log4jRel]
+			editedA, editedB = append(editedA, a), append(editedB, b)
+		}
+		a := s.startIsaplay(nil, "apply", "--yes", pbA)
+		b := s.startIsaplay(nil, "apply", "--yes", pbB)
+		ra, rb := a.wait(time.Minute), b.wait(time.Minute)
+		for _, r := range []result{ra, rb} {
+			if r.killed || (r.code != 0 && r.code != 1) {
+				t.Fatalf("round %d: want exit 0 or 1:\n%s", round, r)
+			}
+			if r.code == 1 && !strings.Contains(r.stdout+r.stderr, "is locked by another run") {
+				t.Errorf("round %d: a run failed for another reason than the lock:\n%s", round, r)
+			}
+		}
+		outcomes[fmt.Sprintf("A exit %d, B exit %d", ra.code, rb.code)]++
+		for i, n := range s.c.Nodes {
+			want := copyTree(before[i])
+			if ra.code == 0 {
+				want[sparkRel] = editedA[i][sparkRel]
+			}
+			if rb.code == 0 {
+				want[log4jRel] = editedB[i][log4jRel]
+			}
+			if d := diffTrees(want, snapshot(t, s.c.NodeRoot(i))); len(d) > 0 {
+				t.Errorf("round %d (A exit %d, B exit %d): %s holds a mix:\n  %s", round, ra.code, rb.code, n.Name, strings.Join(d, "\n  "))
+			}
+		}
+		s.requireCleanHosts("")
+		if t.Failed() {
+			t.FailNow()
+		}
+	}
+	t.Logf("outcomes: %v", outcomes)
+}
+
+func copyTree(in tree) tree {
+	out := make(tree, len(in))
+	for k, v := range in {
+		out[k] = v
+	}
+	return out
 }
