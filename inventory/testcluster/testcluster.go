@@ -245,11 +245,20 @@ func (c *Cluster) NodeHome(i int) string { return filepath.Join(c.Nodes[i].Dir, 
 
 // Stop kills every node's process tree. It is idempotent.
 func (c *Cluster) Stop() error {
+	var roots []int
+	for _, n := range c.Nodes {
+		n.mu.Lock()
+		if n.pid != 0 {
+			roots = append(roots, n.pid)
+		}
+	}
+	pids := killTrees(roots)
 	var errs []error
 	for _, n := range c.Nodes {
-		if err := n.Kill(); err != nil {
+		if err := n.reap(pids); err != nil {
 			errs = append(errs, err)
 		}
+		n.mu.Unlock()
 	}
 	return errors.Join(errs...)
 }
@@ -278,10 +287,13 @@ func (n *Node) Kill() error {
 	if n.pid == 0 {
 		return nil
 	}
-	// Freeze the tree top-down so nothing forks while it is being killed.
-	pids := signalTree(n.pid, syscall.SIGSTOP)
-	for _, p := range pids {
-		syscall.Kill(p, syscall.SIGKILL)
+	return n.reap(killTrees([]int{n.pid}))
+}
+
+// reap waits until the killed pids are gone and forgets the node's process. n.mu is held.
+func (n *Node) reap(pids []int) error {
+	if n.pid == 0 {
+		return nil
 	}
 	if n.done != nil {
 		<-n.done
@@ -306,7 +318,7 @@ func (n *Node) Stop() error {
 	if n.pid == 0 {
 		return fmt.Errorf("testcluster: %s is not running", n.Name)
 	}
-	signalTree(n.pid, syscall.SIGSTOP)
+	signalTree(syscall.SIGSTOP, n.pid)
 	return nil
 }
 
@@ -317,7 +329,7 @@ func (n *Node) Cont() error {
 	if n.pid == 0 {
 		return fmt.Errorf("testcluster: %s is not running", n.Name)
 	}
-	for _, p := range tree(n.pid) {
+	for _, p := range tree(children(), n.pid) {
 		syscall.Kill(p, syscall.SIGCONT)
 	}
 	return nil
@@ -493,16 +505,14 @@ func Down(dir string) error {
 	if err := json.Unmarshal(b, &s); err != nil {
 		return fmt.Errorf("testcluster: %s: %w", filepath.Join(dir, "cluster.json"), err)
 	}
+	var roots []int
 	for _, sn := range s.Nodes {
 		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", sn.PID))
-		if sn.PID == 0 || !strings.Contains(string(cmdline), sn.Config) {
-			continue
-		}
-		pids := signalTree(sn.PID, syscall.SIGSTOP)
-		for _, p := range pids {
-			syscall.Kill(p, syscall.SIGKILL)
+		if sn.PID != 0 && strings.Contains(string(cmdline), sn.Config) {
+			roots = append(roots, sn.PID)
 		}
 	}
+	killTrees(roots)
 	return nil
 }
 
@@ -585,9 +595,9 @@ func pickAddresses(n, port int) ([]string, error) {
 	return nil, fmt.Errorf("testcluster: no free range of %d loopback addresses for port %d", n, port)
 }
 
-// tree returns pid and all its descendants, parents before children.
-func tree(pid int) []int {
-	children := map[int][]int{}
+// children maps every process to its children, from one scan of /proc.
+func children() map[int][]int {
+	kids := map[int][]int{}
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
 		p, err := strconv.Atoi(e.Name())
@@ -595,24 +605,29 @@ func tree(pid int) []int {
 			continue
 		}
 		if pp := ppid(p); pp > 0 {
-			children[pp] = append(children[pp], p)
+			kids[pp] = append(kids[pp], p)
 		}
 	}
-	out := []int{pid}
+	return kids
+}
+
+// tree returns the roots and all their descendants, parents before children.
+func tree(kids map[int][]int, roots ...int) []int {
+	out := append([]int(nil), roots...)
 	for i := 0; i < len(out); i++ {
-		out = append(out, children[out[i]]...)
+		out = append(out, kids[out[i]]...)
 	}
 	return out
 }
 
-// signalTree sends sig to pid and its descendants, top-down, repeating until no new process
-// appears (a stopped parent cannot fork), and returns every pid signalled.
-func signalTree(pid int, sig syscall.Signal) []int {
+// signalTree sends sig to the roots and their descendants, top-down, repeating until no new
+// process appears (a stopped parent cannot fork), and returns every pid signalled.
+func signalTree(sig syscall.Signal, roots ...int) []int {
 	seen := map[int]bool{}
 	var all []int
 	for {
 		fresh := false
-		for _, p := range tree(pid) {
+		for _, p := range tree(children(), roots...) {
 			if !seen[p] {
 				seen[p] = true
 				all = append(all, p)
@@ -624,6 +639,18 @@ func signalTree(pid int, sig syscall.Signal) []int {
 			return all
 		}
 	}
+}
+
+// killTrees freezes the trees, then kills every process in them.
+func killTrees(roots []int) []int {
+	if len(roots) == 0 {
+		return nil
+	}
+	pids := signalTree(syscall.SIGSTOP, roots...)
+	for _, p := range pids {
+		syscall.Kill(p, syscall.SIGKILL)
+	}
+	return pids
 }
 
 func ppid(pid int) int {
