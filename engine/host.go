@@ -37,6 +37,27 @@ type Host struct {
 	conn     conn.Conn
 	overlay  *overlay
 	redactor *Redactor
+	// statusOf reports what an earlier task did (or will do) on this host.
+	statusOf func(task string) (Status, bool)
+}
+
+// TaskChanged reports whether an earlier task on this host, named as in the playbook ("name",
+// "include / name" or "play/name"), changed something (during a plan: will change). known is
+// false when that is only known after apply, or no such task ran on this host.
+func (h *Host) TaskChanged(task string) (changed, known bool) {
+	if h.statusOf == nil {
+		return false, false
+	}
+	st, ok := h.statusOf(task)
+	switch {
+	case !ok:
+		return false, false
+	case st == StatusChange:
+		return true, true
+	case st == StatusUnknown:
+		return false, false
+	}
+	return false, true
 }
 
 // NewHost returns a Host over c for applying. Tests of modules use it with a local connection;

@@ -71,6 +71,12 @@ type Journal interface {
 	Done(rec Record, err error) error
 }
 
+// LockRecorder is implemented by journals that record the hosts whose lock a run took, so a
+// rollback releases every one of them, also on hosts the run did not change.
+type LockRecorder interface {
+	Locked(host string) error
+}
+
 // Record is one change in the journal.
 type Record struct {
 	Seq    int    `json:"seq"`
@@ -95,6 +101,25 @@ type hostState struct {
 	mu      sync.Mutex
 	hostObj cty.Value // the host object of expressions, for hostIdx
 	hostIdx int
+	// status is what each task did on this host, by name and by "play/name".
+	status map[string]Status
+}
+
+func (hs *hostState) setStatus(t *Task, st Status) {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	if hs.status == nil {
+		hs.status = map[string]Status{}
+	}
+	hs.status[t.Name] = st
+	hs.status[t.ID] = st
+}
+
+func (hs *hostState) statusOf(task string) (Status, bool) {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	st, ok := hs.status[task]
+	return st, ok
 }
 
 type mode int
@@ -561,11 +586,15 @@ func (r *runner) connect(ctx context.Context, hs *hostState) error {
 		c, hs.connErr = r.cfg.Conns.Get(ctx, hs.inv)
 		if hs.connErr == nil && r.apply && r.cfg.Lock {
 			hs.connErr = r.cfg.Conns.Lock(ctx, hs.inv, r.cfg.RunID)
+			if lr, ok := r.cfg.Journal.(LockRecorder); ok && hs.connErr == nil {
+				hs.connErr = lr.Locked(hs.inv.Name)
+			}
 		}
 		if hs.connErr == nil {
 			base := NewHost(hs.inv.Name, c, r.cfg.RunID, hs.inv.StateDir, r.cfg.Redactor)
 			base.Address = hs.inv.Address
 			base.Vars = hs.inv.Vars
+			base.statusOf = hs.statusOf
 			hs.plan = base.Planning()
 		}
 		r.event(Event{Kind: "connect", Host: hs.inv.Name, Elapsed: time.Since(start), Err: hs.connErr})
@@ -588,6 +617,7 @@ func (r *runner) runOnHost(ctx context.Context, pi int, t *Task, hs *hostState, 
 			r.addErr(fmt.Errorf("%s: %s: %s", hs.inv.Name, t.ID, e.Error))
 		}
 	}
+	hs.setStatus(t, e.Status)
 	r.record(e)
 	r.event(Event{Kind: "task_done", Play: t.Play.Name, Task: t.Name, Host: hs.inv.Name, Status: e.Status, Elapsed: time.Since(start), Err: err})
 }

@@ -45,6 +45,17 @@ func rollbackCmd(g *globals) *cobra.Command {
 			steps := journal.PlanRollback(cmd.Context(), run, opts)
 			if len(steps) == 0 {
 				fmt.Fprintf(g.stdout, "Run %s (%s) has nothing left to undo.\n", runID, run.Status)
+				// A rollback stopped after its last revert still owes the clean-up: backups and
+				// host locks.
+				journal.Finish(cmd.Context(), run, opts)
+				if run.Status != journal.StatusRolledBack && len(run.Changes) > 0 {
+					w, err := journal.Open(dir, runID, g.redactor)
+					if err != nil {
+						return err
+					}
+					defer w.Close()
+					return w.End(journal.StatusRolledBack)
+				}
 				return nil
 			}
 			fmt.Fprintf(g.stdout, "Rollback of run %s (%s, %s), newest change first:\n", runID, run.Status, run.Meta.Playbook)

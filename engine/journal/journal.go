@@ -55,7 +55,8 @@ type Meta struct {
 
 // line is one journal line.
 type line struct {
-	Type   string         `json:"type"` // run, intent, done, revert, end
+	Type   string         `json:"type"` // run, lock, intent, done, revert, end
+	Host   string         `json:"host,omitempty"`
 	Time   time.Time      `json:"time"`
 	Meta   *Meta          `json:"meta,omitempty"`
 	Seq    int            `json:"seq,omitempty"`
@@ -145,6 +146,9 @@ func (w *Writer) write(l line) error {
 	return nil
 }
 
+// Locked records that the run took a host's lock.
+func (w *Writer) Locked(host string) error { return w.write(line{Type: "lock", Host: host}) }
+
 // Intent records a change before it is applied.
 func (w *Writer) Intent(rec engine.Record) error {
 	return w.write(line{Type: "intent", Seq: rec.Seq, Record: &rec})
@@ -193,6 +197,8 @@ type Run struct {
 	Changes []*Change
 	Status  string
 	Ended   time.Time
+	// Locked are the hosts whose lock the run took, in order.
+	Locked []string
 }
 
 // Pending returns the changes still to revert, newest first.
@@ -230,6 +236,8 @@ func Load(stateDir, runID string) (*Run, error) {
 			if l.Meta != nil {
 				run.Meta = *l.Meta
 			}
+		case "lock":
+			run.Locked = append(run.Locked, l.Host)
 		case "intent":
 			if l.Record != nil {
 				c := &Change{Record: *l.Record}

@@ -166,9 +166,19 @@ func Rollback(ctx context.Context, w *Writer, run *Run, o RollbackOptions) *Repo
 		rep.Reverted = append(rep.Reverted, c)
 	}
 	if rep.Clean() {
-		removeBackups(ctx, run, o)
+		Finish(ctx, run, o)
 	}
 	return rep
+}
+
+// Finish completes a clean rollback: the run's backups on every host it changed are removed,
+// and every host it locked is locked for this rollback (same run id) so that the caller's
+// Conns.Unlock releases it. It is also what a resumed rollback with nothing left to revert does.
+func Finish(ctx context.Context, run *Run, o RollbackOptions) {
+	removeBackups(ctx, run, o)
+	for _, name := range run.Locked {
+		o.host(ctx, run, name)
+	}
 }
 
 // removeBackups deletes the run's backup directory on every host it touched.

@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/isaplay/isaplay/inventory/conn"
 )
@@ -51,6 +52,11 @@ func (l *Conn) Run(ctx context.Context, c conn.Command) (conn.Result, error) {
 		argv = append(append([]string{}, l.Sudo...), argv...)
 	}
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	// The script runs in its own process group, and cancelling kills the whole group: a child
+	// holding the output pipe open must not keep Run waiting.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 2 * time.Second
 	if dir := abs("."); dirExists(dir) {
 		cmd.Dir = dir
 	}
@@ -70,6 +76,9 @@ func (l *Conn) Run(ctx context.Context, c conn.Command) (conn.Result, error) {
 		return res, fmt.Errorf("local: %w", ctx.Err())
 	case errors.As(err, &exit):
 		res.ExitCode = exit.ExitCode()
+		if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			res.ExitCode = 128 + int(ws.Signal()) // as a shell reports it
+		}
 	default:
 		return res, fmt.Errorf("local: run: %w", err)
 	}

@@ -326,7 +326,6 @@ func TestArgsAndRestart(t *testing.T) {
 		{map[string]cty.Value{"method": cty.StringVal("systemd")}, "needs unit"},
 		{map[string]cty.Value{"method": cty.StringVal("init")}, `method "init" is not`},
 		{map[string]cty.Value{"script": cty.StringVal("/x"), "pid_file": cty.StringVal("/p"), "env": cty.MapVal(map[string]cty.Value{"A;B": cty.StringVal("")})}, "not a shell variable name"},
-		{map[string]cty.Value{"script": cty.StringVal("/x"), "pid_file": cty.StringVal("/p"), "restart_on_change": strs("patch_axis2")}, "restart_on_change needs the engine"},
 	} {
 		_, err := StartModule{}.Check(ctx, h, engine.NewArgs(NameStart, tt.vals))
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
