@@ -188,10 +188,14 @@ const (
 	KindBinary
 )
 
-// Kind tells how to read a file from its name and content: XML (*.xml, or text starting with
-// '<'), properties (*.properties, *.conf, *.cfg, *.env, or text whose every line is a comment or
-// key and value), binary (NUL bytes or invalid UTF-8), else other text.
+// Kind tells how to read a file from its name and content: binary (archives, key stores, NUL
+// bytes or invalid UTF-8), XML (*.xml, or text starting with '<'), properties (*.properties,
+// *.conf, *.cfg, *.env, or text whose every line is a comment or key and value), else other text.
 func Kind(name string, data []byte) FileKind {
+	switch strings.ToLower(path.Ext(name)) {
+	case ".jar", ".zip", ".war", ".car", ".gz", ".tgz", ".so", ".class", ".jks", ".p12", ".keystore":
+		return KindBinary
+	}
 	if bytes.IndexByte(data, 0) >= 0 || !utf8.Valid(data) {
 		if _, err := xmldoc.Parse(data); err == nil {
 			return KindXML // UTF-16 XML

@@ -231,3 +231,26 @@ func TestIdent(t *testing.T) {
 		}
 	}
 }
+
+func TestKind(t *testing.T) {
+	for _, tc := range []struct {
+		name, data string
+		want       FileKind
+	}{
+		{"a.xml", "<a/>", KindXML},
+		{"noext", "  <?xml version=\"1.0\"?><a/>", KindXML},
+		{"spark-defaults.conf", "a 1\n", KindProperties},
+		{"log4j.properties", "a=1\n", KindProperties},
+		{"env", "# c\nJAVA_HOME=/opt/java\n", KindProperties},
+		{"wso2server.sh", "#!/bin/sh\nexport A=1\n", KindOther},
+		{"my-node-id.dat", "node-1\n", KindOther},
+		{"designer.json", "{\"a\": 1}", KindOther},
+		{"driver.jar", "PK text only", KindBinary},
+		{"blob", "a\x00b", KindBinary},
+		{"latin1", "caf\xe9", KindBinary},
+	} {
+		if got := Kind(tc.name, []byte(tc.data)); got != tc.want {
+			t.Errorf("Kind(%s) = %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}
