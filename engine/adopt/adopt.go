@@ -123,7 +123,7 @@ type Result struct {
 	// loose are the notes of files that got no task (the others are the tasks' comments).
 	loose []string
 	// Values are the configured values of the generated variables, for tests and for writing a
-	// var file; Render never writes them.
+	// var file; HCL and JSON never write them.
 	Values map[string]string
 }
 
