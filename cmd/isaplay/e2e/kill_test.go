@@ -200,7 +200,7 @@ func TestKillDuringRollbackAtEveryRecord(t *testing.T) {
 }
 
 // TestKillBetweenIntentAndApply kills isaplay right after the intent record of a single change
-// (record 2: the module's Apply has not started, so nothing on the node changed and no backup
+// (the module's Apply has not started, so nothing on the node changed and no backup
 // was saved) for each file module in turn; `isaplay rollback` must exit 0 and leave the node
 // byte-identical.
 func TestKillBetweenIntentAndApply(t *testing.T) {
@@ -212,9 +212,13 @@ func TestKillBetweenIntentAndApply(t *testing.T) {
 			s.t = t
 			s.reset()
 			pb := s.writePlaybook("one.hcl", playbook(task))
-			r := s.isaplay([]string{"ISAPLAY_TEST_KILL_AFTER_RECORD=2"}, "apply", "--yes", pb)
+			k := s.recordIndex(pb, func(l journalLine) bool { return l.Type == "intent" })
+			r := s.isaplay([]string{"ISAPLAY_TEST_KILL_AFTER_RECORD=" + strconv.Itoa(k)}, "apply", "--yes", pb)
 			if !r.killed {
 				t.Fatalf("isaplay was not killed:\n%s", r)
+			}
+			if l := s.journal(s.onlyRun()); l[len(l)-1].Type != "intent" {
+				t.Fatalf("the last journal line of the killed run is a %q, not the intent", l[len(l)-1].Type)
 			}
 			s.requireTrees(before, "after the kill")
 			rb := s.isaplay(nil, "rollback", "--yes")

@@ -25,21 +25,51 @@ const taskN1Only = `  task "properties_set" "n1 log level" {
   }
 `
 
-// TestRollbackReleasesLocksOfHostsWithoutChanges kills isaplay right after its first change
-// record, at a point where every host is locked (the first task, in sync everywhere, connected
-// and locked all three) but only n1 has a journaled change. `isaplay rollback` must release
-// the dead run's lock on every host, as the lock error message promises ("`isaplay rollback
-// RUN-ID` releases it"), so that the next apply is not refused.
+// recordIndex applies pb once without interruption and returns the 1-based number of the first
+// journal line for which match is true, then rolls the run back and resets the nodes, so that
+// a kill hook can aim at that record whatever else the journal holds.
+func (s *stand) recordIndex(pb string, match func(journalLine) bool) int {
+	s.t.Helper()
+	mustExit(s.t, s.isaplay(nil, "apply", "--yes", pb), 0)
+	idx := 0
+	for i, l := range s.journal(s.onlyRun()) {
+		if match(l) {
+			idx = i + 1
+			break
+		}
+	}
+	if idx == 0 {
+		s.t.Fatal("no such journal record in the trial run")
+	}
+	mustExit(s.t, s.isaplay(nil, "rollback", "--yes"), 0)
+	s.reset()
+	return idx
+}
+
+// TestRollbackReleasesLocksOfHostsWithoutChanges kills isaplay right after n1's change record,
+// at a point where every host is locked (the first task, in sync everywhere, connected and
+// locked all three) but only n1 has a change. `isaplay rollback` must release the dead run's
+// lock on every host, as the lock error message promises ("`isaplay rollback RUN-ID` releases
+// it"), so that the next apply is not refused.
 func TestRollbackReleasesLocksOfHostsWithoutChanges(t *testing.T) {
 	s := newStand(t, 3)
 	pb := s.writePlaybook("site.hcl", playbook(taskInSync, taskN1Only))
+	k := s.recordIndex(pb, func(l journalLine) bool { return l.Type == "intent" })
 	before := s.snapshots()
 
-	// Record 1 is the run record, record 2 n1's intent.
-	r := s.isaplay([]string{"ISAPLAY_TEST_KILL_AFTER_RECORD=2"}, "apply", "--yes", pb)
+	r := s.isaplay([]string{"ISAPLAY_TEST_KILL_AFTER_RECORD=" + strconv.Itoa(k)}, "apply", "--yes", pb)
 	if !r.killed {
 		t.Fatalf("isaplay was not killed:\n%s", r)
 	}
+	s.requireReleased(pb, before)
+}
+
+// requireReleased checks that the killed run held every node's lock, then that `isaplay
+// rollback` exits 0, restores the trees, releases every lock, and that the next apply of pb
+// runs.
+func (s *stand) requireReleased(pb string, before []tree) {
+	s.t.Helper()
+	t := s.t
 	runID := s.onlyRun()
 	for i, n := range s.c.Nodes {
 		if lk := s.lockOf(i); !strings.HasPrefix(lk, "run="+runID+" ") {
@@ -60,15 +90,53 @@ func TestRollbackReleasesLocksOfHostsWithoutChanges(t *testing.T) {
 	}
 }
 
-// TestSecondApplyRefusedByStaleLock: a run killed after its first change leaves its lock; a
+// TestRollbackReleasesLocksTakenBeforeTheirRecord kills isaplay right after the first host's
+// lock record of a 10-node run whose only task is in sync everywhere. By then the other hosts
+// have connected and taken their locks too, and wait for the journal (each record is fsynced
+// under one mutex) to record theirs: locks the journal does not name. `isaplay rollback` must
+// still release every one (for example, with the lock recorded in the journal before it is
+// taken: releasing is conditional on the run id anyway).
+func TestRollbackReleasesLocksTakenBeforeTheirRecord(t *testing.T) {
+	s := newStand(t, 10)
+	pb := s.writePlaybook("site.hcl", playbook(taskInSync, taskN1Only))
+	k := s.recordIndex(pb, func(l journalLine) bool { return l.Type == "lock" })
+	before := s.snapshots()
+	r := s.isaplay([]string{"ISAPLAY_TEST_KILL_AFTER_RECORD=" + strconv.Itoa(k)}, "apply", "--yes", pb)
+	if !r.killed {
+		t.Fatalf("isaplay was not killed:\n%s", r)
+	}
+	runID := s.onlyRun()
+	locked := 0
+	for i := range s.c.Nodes {
+		if strings.HasPrefix(s.lockOf(i), "run="+runID+" ") {
+			locked++
+		}
+	}
+	t.Logf("the killed run journaled 1 lock and held %d", locked)
+	rb := s.isaplay(nil, "rollback", "--yes")
+	mustExit(t, rb, 0)
+	s.requireTrees(before, "after the rollback")
+	for i, n := range s.c.Nodes {
+		if lk := s.lockOf(i); lk != "" {
+			t.Errorf("after `isaplay rollback %s`, %s still holds its lock: %s", runID, n.Name, strings.TrimSpace(lk))
+		}
+	}
+	if next := s.isaplay(nil, "apply", "--yes", pb); next.code != 0 {
+		t.Errorf("the next apply after the rollback is refused:\n%s", next)
+	}
+}
+
+// TestSecondApplyRefusedByStaleLock: a run killed right after its one change record (on n1)
+// leaves its lock; a
 // second apply on the same hosts is refused, naming the dead run's id, controller and pid, and
 // changes nothing anywhere.
 func TestSecondApplyRefusedByStaleLock(t *testing.T) {
 	s := newStand(t, 3)
 	pb := s.writePlaybook("site.hcl", playbook(taskN1Only))
+	k := s.recordIndex(pb, func(l journalLine) bool { return l.Type == "intent" })
 	before := s.snapshots()
 
-	killed := s.startIsaplay([]string{"ISAPLAY_TEST_KILL_AFTER_RECORD=2"}, "apply", "--yes", pb)
+	killed := s.startIsaplay([]string{"ISAPLAY_TEST_KILL_AFTER_RECORD=" + strconv.Itoa(k)}, "apply", "--yes", pb)
 	pid := killed.cmd.Process.Pid
 	if r := killed.wait(time.Minute); !r.killed {
 		t.Fatalf("isaplay was not killed:\n%s", r)
