@@ -92,3 +92,47 @@ func TestRollbackRefusesDriftedFileUnlessForced(t *testing.T) {
 		t.Errorf("journal status %q, want rolled_back", st)
 	}
 }
+
+// TestPruneRemovesHostBackups applies twice (two runs with backups on every node), then `isaplay
+// runs --prune --keep 1` removes the older run's journal and its backups on the nodes, keeping
+// the newer one's; --keep 0 removes the rest.
+func TestPruneRemovesHostBackups(t *testing.T) {
+	s := newStand(t, 2)
+	mustExit(t, s.isaplay(nil, "apply", "--yes", s.writePlaybook("a.hcl", playbook(taskSpark))), 0)
+	first := s.onlyRun()
+	mustExit(t, s.isaplay(nil, "apply", "--yes", s.writePlaybook("b.hcl", playbook(taskLog4j))), 0)
+	var second string
+	for _, id := range s.runIDs() {
+		if id != first {
+			second = id
+		}
+	}
+	backups := func(i int, run string) bool {
+		_, err := os.Stat(filepath.Join(s.hostState(i), "runs", run))
+		return err == nil
+	}
+	for i, n := range s.c.Nodes {
+		if !backups(i, first) || !backups(i, second) {
+			t.Fatalf("%s lacks the backups of the two runs", n.Name)
+		}
+	}
+	r := s.isaplay(nil, "runs", "--prune", "--keep", "1")
+	mustExit(t, r, 0)
+	if ids := s.runIDs(); len(ids) != 1 || ids[0] != second {
+		t.Errorf("after --keep 1 the journals are %v, want only %s", ids, second)
+	}
+	for i, n := range s.c.Nodes {
+		if backups(i, first) || !backups(i, second) {
+			t.Errorf("%s: after --keep 1 the older run's backups are there: %v, the newer's: %v", n.Name, backups(i, first), backups(i, second))
+		}
+	}
+	mustExit(t, s.isaplay(nil, "runs", "--prune", "--keep", "0"), 0)
+	for i, n := range s.c.Nodes {
+		if backups(i, second) {
+			t.Errorf("%s: after --keep 0 the run's backups are still there", n.Name)
+		}
+	}
+	if ids := s.runIDs(); len(ids) != 0 {
+		t.Errorf("after --keep 0 the journals are %v", ids)
+	}
+}

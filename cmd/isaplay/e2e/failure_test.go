@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -144,5 +145,77 @@ func TestFailedBackupRollsBackCleanly(t *testing.T) {
 	runID := s.onlyRun()
 	if st := s.status(runID); st != "rolled_back" {
 		t.Errorf("journal status %q, want rolled_back", st)
+	}
+}
+
+// TestOnFailureStopKeepsChangesForRollback fails the run on n2 with --on-failure=stop: exit 1,
+// status failed, every change kept (n1 and n3 hold all edits before the failing task); then
+// `isaplay rollback` restores every node byte-identically.
+func TestOnFailureStopKeepsChangesForRollback(t *testing.T) {
+	s := newStand(t, 3)
+	s.setLog(1, bindErrorLog)
+	pb := s.writePlaybook("site.hcl", playbook(append(append([]string{}, editTasks...), taskStarted)...))
+	before := s.snapshots()
+	r := s.isaplay(nil, "apply", "--yes", "--on-failure=stop", pb)
+	mustExit(t, r, 1)
+	runID := s.onlyRun()
+	if !strings.Contains(r.stderr, "isaplay rollback "+runID) {
+		t.Errorf("the apply does not say how to undo the run:\n%s", r)
+	}
+	if strings.Contains(r.stdout, "Rollback:") {
+		t.Errorf("--on-failure=stop rolled back:\n%s", r)
+	}
+	if st := s.status(runID); st != "failed" {
+		t.Errorf("journal status %q, want failed", st)
+	}
+	for i := range s.c.Nodes {
+		s.requireEdited(i, before[i])
+	}
+	s.requireRunsPending(runID, "failed")
+	mustExit(t, s.isaplay(nil, "rollback", "--yes"), 0)
+	s.requireTrees(before, "after the rollback")
+	s.requireCleanHosts(runID)
+}
+
+// TestKillDuringAutomaticRollback fails a run on n2 at its last task, so that apply rolls back
+// by itself, and kills isaplay right after the first, a middle and the last revert record of
+// that automatic rollback, and after its end record. `isaplay rollback` then finishes the job:
+// exit 0, every node byte-identical to before, no lock or backup left.
+func TestKillDuringAutomaticRollback(t *testing.T) {
+	s := newStand(t, 3)
+	s.setLog(1, bindErrorLog)
+	pb := s.writePlaybook("site.hcl", playbook(append(append([]string{}, editTasks...), taskStarted)...))
+	before := s.snapshots()
+
+	// A trial run gives the journal line numbers of the reverts and the end.
+	mustExit(t, s.isaplay(nil, "apply", "--yes", pb), 1)
+	var reverts []int
+	lines := s.journal(s.onlyRun())
+	for i, l := range lines {
+		if l.Type == "revert" {
+			reverts = append(reverts, i+1)
+		}
+	}
+	if len(reverts) < 3 || lines[len(lines)-1].Type != "end" {
+		t.Fatalf("the trial run's journal has %d reverts and ends with %q", len(reverts), lines[len(lines)-1].Type)
+	}
+	s.requireTrees(before, "after the trial run")
+	for _, k := range []int{reverts[0], reverts[len(reverts)/2], reverts[len(reverts)-1], len(lines)} {
+		s.reset()
+		s.setLog(1, bindErrorLog)
+		r := s.isaplay([]string{"ISAPLAY_TEST_KILL_AFTER_RECORD=" + strconv.Itoa(k)}, "apply", "--yes", pb)
+		if !r.killed {
+			t.Fatalf("k=%d: isaplay was not killed:\n%s", k, r)
+		}
+		runID := s.onlyRun()
+		rb := s.isaplay(nil, "rollback", "--yes")
+		if rb.code != 0 {
+			t.Errorf("k=%d: the rollback exited %d:\n%s", k, rb.code, rb.stdout+rb.stderr)
+		}
+		s.requireTrees(before, "k="+strconv.Itoa(k)+": after the rollback")
+		s.requireCleanHosts(runID)
+		if st := s.status(runID); st != "rolled_back" {
+			t.Errorf("k=%d: journal status %q, want rolled_back", k, st)
+		}
 	}
 }
