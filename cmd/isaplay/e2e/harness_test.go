@@ -4,7 +4,6 @@ import (
 	"archive/zip"
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -716,8 +715,6 @@ func (s *stand) status(runID string) string {
 	}
 	return st
 }
-
-var _ = context.Background
 
 // referenceDir returns the real WSO2 files: $ISAPLAY_WSO2_REFERENCE, else the first
 // shared/wso2-reference found walking up from the working directory. The test fails (never
