@@ -5,6 +5,7 @@
 # Inventory: groups mysql (one host), analytics (the first host becomes the CEP HA active member
 # and the deployment synchronizer manager, every other host passive and worker) and identity.
 # Host var "ip" is a node's cluster address (default: its address); never a loopback address.
+# Host var "java_home", when set, is the JAVA_HOME the servers start with (else the login's).
 #
 # Packs: wso2is-analytics-5.6.0.zip and wso2is-5.6.0.zip, named after the folder of an_home and
 # is_home, are taken from the controller directory that holds mysql_jar; when a pack is not
@@ -130,6 +131,8 @@ locals {
   is_ips   = [for h in local.is_hosts : lookup(h.vars, "ip", h.address)]
   is_first = length(local.is_hosts) > 0 ? local.is_hosts[0].name : ""
   identity = var.is_home != null && length(local.is_hosts) > 0
+  # Tasks switched off by a null input still type-check with this stand-in path.
+  is_home = coalesce(var.is_home, "/nonexistent/wso2is")
   depsync  = var.svn_url != null
 
   # IS Analytics ships Ports/Offset 1: Carbon and Spark ports move with it, Hazelcast and CEP HA do not.
@@ -144,7 +147,6 @@ locals {
   an_dbs     = ["userdb", "regdb", "WSO2_ANALYTICS_EVENT_STORE_DB", "WSO2_ANALYTICS_PROCESSED_DATA_STORE_DB"]
   is_dbs     = ["WSO2_UM_DB", "WSO2_REG_DB", "WSO2_IDENTITY_DB"]
   an_log     = "${var.an_home}/repository/logs/wso2carbon.log"
-  java_env   = { JAVA_HOME = "/usr/lib/jvm/java-8-openjdk-amd64" }
 
   # Lines that mean a node is misconfigured (spec §7); wait_log fails at once on them.
   carbon_failures = [
@@ -174,7 +176,7 @@ locals {
   analytics_tolerate = ["CEP HA State syncing failed,", "Spark SQL Context is not available"]
 }
 
-# ---- A: databases, users and grants (A1, A2, F1), on the host the database is reached through --
+# ---- A: databases, users and grants (A1, A2, A4, F1), through the host of group "mysql" -------
 play "databases" {
   hosts = "mysql"
 
@@ -184,21 +186,15 @@ play "databases" {
     port           = var.db_port
     login_user     = var.db_admin_user
     login_password = var.db_admin_password
-    # latin1 avoids MySQL 5.6's 767-byte index limit (errors 1071/1709) for the Carbon schema.
-    database {
-      name    = "userdb"
-      charset = "latin1"
-    }
-    database {
-      name    = "regdb"
-      charset = "latin1"
-    }
+    # A4: the record stores create their own tables; userdb and regdb (A1, with their schema, A3)
+    # are created by the first analytics node, which holds the script.
     database {
       name = "WSO2_ANALYTICS_EVENT_STORE_DB"
     }
     database {
       name = "WSO2_ANALYTICS_PROCESSED_DATA_STORE_DB"
     }
+    # A2: one account per analytics node: they connect remotely.
     user {
       name     = var.an_db_user
       hosts    = local.an_ips
@@ -208,25 +204,14 @@ play "databases" {
     register = "an_db"
   }
 
-  task "mysql_db" "identity databases" {
+  # F1: the IS accounts and grants; the IS databases are created with their schema on is1.
+  task "mysql_db" "identity users" {
     run_once       = true
     when           = local.identity
     host           = var.db_host
     port           = var.db_port
     login_user     = var.db_admin_user
     login_password = var.db_admin_password
-    database {
-      name    = "WSO2_UM_DB"
-      charset = "latin1"
-    }
-    database {
-      name    = "WSO2_REG_DB"
-      charset = "latin1"
-    }
-    database {
-      name    = "WSO2_IDENTITY_DB"
-      charset = "latin1"
-    }
     user {
       name     = coalesce(var.is_db_user, "-")
       hosts    = local.is_ips
@@ -262,6 +247,7 @@ play "analytics" {
     home           = var.an_home
     server_version = values(results.an_db)[0].server_version
     database       = "userdb"
+    charset        = "latin1"
     db_host        = var.db_host
     db_port        = var.db_port
     login_user     = var.db_admin_user
@@ -273,6 +259,7 @@ play "analytics" {
     home           = var.an_home
     server_version = values(results.an_db)[0].server_version
     database       = "regdb"
+    charset        = "latin1"
     db_host        = var.db_host
     db_port        = var.db_port
     login_user     = var.db_admin_user
@@ -403,7 +390,7 @@ play "start analytics" {
     when     = var.start_servers
     home     = var.an_home
     register = "an_start"
-    env      = local.java_env
+    env      = lookup(host.vars, "java_home", "") == "" ? {} : { JAVA_HOME = lookup(host.vars, "java_home", "") }
     patterns = concat(
       host.name == local.an_first ? [
         "Using wka based membership management scheme",
@@ -444,7 +431,7 @@ play "verify analytics" {
     path = local.an_log
     from = var.start_servers ? result.an_start.log_cursor : ""
     patterns = concat(
-      [for ip in slice(local.an_ips, 1, length(local.an_ips)) : "Member joined \\[[0-9a-f-]+\\]: \\S*/${replace(ip, ".", "\\.")}:${var.hz_port}"],
+      [for ip in slice(local.an_ips, min(1, length(local.an_ips)), length(local.an_ips)) : "Member joined \\[[^\\]]*\\]: \\S*/${replace(ip, ".", "\\.")}:${var.hz_port}"],
       length(local.an_ips) > 1 ? [
         "\\[Spark init - worker\\] Started SPARK WORKER in ${replace(local.an_ips[0], ".", "\\.")}:${11000 + local.an_offset}",
         "\\[Spark init - client\\] Started Spark CLIENT in the cluster pointing to MASTER spark://",
@@ -518,7 +505,7 @@ play "identity" {
   include "install" {
     source   = "lib/carbon-install.hcl"
     when     = local.identity
-    home     = coalesce(var.is_home, "-")
+    home     = local.is_home
     pack     = local.identity && fileexists(local.is_pack) ? local.is_pack : null
     jdbc_jar = abspath(var.mysql_jar)
   }
@@ -526,9 +513,10 @@ play "identity" {
   include "um schema" {
     source         = "lib/carbon-schema.hcl"
     when           = local.identity && host.name == local.is_first
-    home           = coalesce(var.is_home, "-")
+    home           = local.is_home
     server_version = values(results.an_db)[0].server_version
     database       = "WSO2_UM_DB"
+    charset        = "latin1"
     db_host        = var.db_host
     db_port        = var.db_port
     login_user     = var.db_admin_user
@@ -537,52 +525,44 @@ play "identity" {
   include "reg schema" {
     source         = "lib/carbon-schema.hcl"
     when           = local.identity && host.name == local.is_first
-    home           = coalesce(var.is_home, "-")
+    home           = local.is_home
     server_version = values(results.an_db)[0].server_version
     database       = "WSO2_REG_DB"
+    charset        = "latin1"
     db_host        = var.db_host
     db_port        = var.db_port
     login_user     = var.db_admin_user
     login_password = var.db_admin_password
   }
-  include "identity schema" {
-    source         = "lib/carbon-schema.hcl"
+  # F1: the identity, UMA and consent tables share WSO2_IDENTITY_DB (one task: one database).
+  task "mysql_db" "identity schema" {
     when           = local.identity && host.name == local.is_first
-    home           = coalesce(var.is_home, "-")
-    script         = "dbscripts/identity/mysql.sql"
-    database       = "WSO2_IDENTITY_DB"
-    db_host        = var.db_host
-    db_port        = var.db_port
+    host           = var.db_host
+    port           = var.db_port
     login_user     = var.db_admin_user
     login_password = var.db_admin_password
-  }
-  include "uma schema" {
-    source         = "lib/carbon-schema.hcl"
-    when           = local.identity && host.name == local.is_first
-    home           = coalesce(var.is_home, "-")
-    script         = "dbscripts/identity/uma/mysql.sql"
-    database       = "WSO2_IDENTITY_DB"
-    db_host        = var.db_host
-    db_port        = var.db_port
-    login_user     = var.db_admin_user
-    login_password = var.db_admin_password
-  }
-  include "consent schema" {
-    source         = "lib/carbon-schema.hcl"
-    when           = local.identity && host.name == local.is_first
-    home           = coalesce(var.is_home, "-")
-    script         = "dbscripts/consent/mysql.sql"
-    database       = "WSO2_IDENTITY_DB"
-    db_host        = var.db_host
-    db_port        = var.db_port
-    login_user     = var.db_admin_user
-    login_password = var.db_admin_password
+    database {
+      name    = "WSO2_IDENTITY_DB"
+      charset = "latin1"
+    }
+    schema {
+      database         = "WSO2_IDENTITY_DB"
+      script_host_path = "${local.is_home}/dbscripts/identity/mysql.sql"
+    }
+    schema {
+      database         = "WSO2_IDENTITY_DB"
+      script_host_path = "${local.is_home}/dbscripts/identity/uma/mysql.sql"
+    }
+    schema {
+      database         = "WSO2_IDENTITY_DB"
+      script_host_path = "${local.is_home}/dbscripts/consent/mysql.sql"
+    }
   }
 
   include "nodes" {
     source           = "lib/identity-server.hcl"
     when             = local.identity
-    home             = coalesce(var.is_home, "-")
+    home             = local.is_home
     jdbc             = local.jdbc
     jdbc_query       = local.jdbc_query
     db_user          = coalesce(var.is_db_user, "-")
@@ -606,9 +586,9 @@ play "start identity" {
   include "node" {
     source        = "lib/carbon-start.hcl"
     when          = var.start_servers && local.identity
-    home          = coalesce(var.is_home, "-")
+    home          = local.is_home
     register      = "is_start"
-    env           = local.java_env
+    env           = lookup(host.vars, "java_home", "") == "" ? {} : { JAVA_HOME = lookup(host.vars, "java_home", "") }
     patterns      = ["WSO2 Carbon started in \\d+ sec"]
     fail_patterns = local.carbon_failures
   }
@@ -619,9 +599,10 @@ play "verify identity" {
 
   task "wait_log" "members joined" {
     when          = var.start_servers && local.identity && host.name == local.is_first && length(local.is_ips) > 1
-    path          = "${coalesce(var.is_home, "-")}/repository/logs/wso2carbon.log"
+    path          = "${local.is_home}/repository/logs/wso2carbon.log"
     from          = var.start_servers && local.identity ? result.is_start.log_cursor : ""
-    patterns      = [for ip in slice(local.is_ips, 1, length(local.is_ips)) : "Member joined \\[[0-9a-f-]+\\]: \\S*/${replace(ip, ".", "\\.")}:${var.hz_port}"]
+    # (the placeholder pattern is for a single IS node, where this task is off)
+    patterns = length(local.is_ips) > 1 ? [for ip in slice(local.is_ips, 1, length(local.is_ips)) : "Member joined \\[[^\\]]*\\]: \\S*/${replace(ip, ".", "\\.")}:${var.hz_port}"] : ["Member joined"]
     fail_patterns = local.carbon_failures
   }
 }

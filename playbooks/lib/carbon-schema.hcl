@@ -1,4 +1,4 @@
-# Loads a Carbon schema script shipped inside a product home into a database, once. The task
+# Creates a database and loads a Carbon schema script shipped inside a product home into it, once. The task
 # runs on a node holding the product (the script is read there) and reaches the database server
 # through it. By default the kernel script matching the server is picked: dbscripts/mysql5.7.sql
 # for MySQL 5.7 and later (and MariaDB 10), else dbscripts/mysql.sql. Guarded by the tables the
@@ -20,6 +20,11 @@ variable "script" {
 }
 variable "database" {
   type = string
+}
+variable "charset" {
+  type        = string
+  default     = null
+  description = "Charset of the database when it is created; null takes the server default."
 }
 variable "db_host" {
   type = string
@@ -47,6 +52,12 @@ task "mysql_db" "load" {
   port           = var.db_port
   login_user     = var.login_user
   login_password = var.login_password
+  # The database is created here, where its schema is, so the plan knows it exists (a database
+  # made by a task on another host is not seen by this one's plan).
+  database {
+    name    = var.database
+    charset = var.charset
+  }
   schema {
     database         = var.database
     script_host_path = "${var.home}/${local.script}"

@@ -10,12 +10,13 @@ variable "datasource" {
   description = "JNDI name of the user store datasource, e.g. jdbc/WSO2UM_DB."
 }
 variable "admin_user" {
-  type    = string
-  default = null
+  type        = string
+  default     = null
+  description = "Super-admin name and password (AdminUser); null leaves them as shipped."
 }
 variable "admin_password" {
   type      = string
-  default   = null
+  default   = ""
   sensitive = true
 }
 
@@ -28,7 +29,7 @@ task "xml_patch" "realm datasource" {
 }
 
 task "xml_patch" "admin user" {
-  when = var.admin_user != null && var.admin_password != null
+  when = var.admin_user != null
   path = var.path
   set_text {
     xpath = "/UserManager/Realm/Configuration/AdminUser/UserName"
@@ -36,6 +37,6 @@ task "xml_patch" "admin user" {
   }
   set_text {
     xpath = "/UserManager/Realm/Configuration/AdminUser/Password"
-    value = coalesce(var.admin_password, "admin")
+    value = var.admin_password
   }
 }
