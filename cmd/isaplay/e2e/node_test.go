@@ -182,3 +182,29 @@ func TestNodeHungMidRun(t *testing.T) {
 	s.requireTrees(before, "after the rollback with n3 resumed")
 	s.requireCleanHosts(runID)
 }
+
+// TestNodeHungBeforeRun freezes n2 before a plan: the TCP connection is accepted by the kernel
+// but sshd never answers, so only the connect timeout can end the wait. The plan must fail
+// naming n2, within the connect timeout and its retries, with n1 and n3 planned as usual.
+func TestNodeHungBeforeRun(t *testing.T) {
+	s := newStand(t, 3)
+	pb := s.writePlaybook("site.hcl", playbook(editTasks...))
+	if err := s.c.Nodes[1].Stop(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.c.Nodes[1].Cont()
+	r := s.isaplay(nil, "plan", pb)
+	t.Logf("plan with n2 hung: exit %d after %s", r.code, r.elapsed.Round(time.Millisecond))
+	mustExit(t, r, 1)
+	if !regexp.MustCompile(`(?m)^Error: .*\bn2\b`).MatchString(r.stderr) {
+		t.Errorf("the plan's error does not name n2:\n%s", r)
+	}
+	for _, n := range []string{"n1", "n3"} {
+		if !strings.Contains(r.stdout, "host "+n) {
+			t.Errorf("%s was not planned:\n%s", n, r)
+		}
+	}
+	if r.elapsed > time.Minute {
+		t.Errorf("the plan took %s with one hung node; 3 connect attempts of 10 s bound it", r.elapsed)
+	}
+}
