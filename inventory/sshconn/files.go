@@ -1,11 +1,13 @@
 package sshconn
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"io/fs"
 	"path"
 	"strconv"
@@ -153,14 +155,33 @@ func parseStat(rec []byte, withName bool) (conn.FileInfo, string, error) {
 	return fi, name, nil
 }
 
-// readScript prints the stat record of path, a NUL, then the file's bytes or the link's target.
-// Nothing at all means the path does not exist.
+// readWithTar makes ReadFile use GNU tar where the host has it: one process instead of two
+// (stat and cat), which halves the host's work per read. Tests turn it off to cover the fallback.
+var readWithTar = true
+
+// tarArgs archives exactly one path, its header and (for a regular file) its bytes, with numeric
+// owners, in 512-byte records.
+const tarArgs = "tar --numeric-owner --no-recursion -P -b1 -cf"
+
+// readScript prints nothing when the path does not exist. Otherwise it prints "T" and a tar
+// archive of the path, or, where GNU tar is missing (the shell probes once), "S", the stat record
+// of the path, a NUL, then the file's bytes or the link's target.
 func readScript(p string) string {
-	return "_p=" + conn.Quote(p) + "\n" +
-		`if [ -L "$_p" ]; then LC_ALL=C stat --printf '%f %u %g %s\0' -- "$_p" && readlink -n -- "$_p"
+	var b strings.Builder
+	b.WriteString("_p=" + conn.Quote(p) + "\n")
+	if readWithTar {
+		b.WriteString(`[ -n "${_tar-}" ] || if ` + tarArgs + ` /dev/null -- / >/dev/null 2>&1; then _tar=y; else _tar=n; fi` + "\n")
+	} else {
+		b.WriteString("_tar=n\n")
+	}
+	b.WriteString(`if [ ! -e "$_p" ] && [ ! -L "$_p" ]; then return 0; fi
+if [ "$_tar" = y ]; then printf T; ` + tarArgs + ` - -- "$_p"; return; fi
+printf S
+if [ -L "$_p" ]; then LC_ALL=C stat --printf '%f %u %g %s\0' -- "$_p" && readlink -n -- "$_p"
 elif [ -f "$_p" ]; then LC_ALL=C stat --printf '%f %u %g %s\0' -- "$_p" && cat -- "$_p"
-elif [ -e "$_p" ]; then LC_ALL=C stat --printf '%f %u %g %s\0' -- "$_p"
-fi`
+else LC_ALL=C stat --printf '%f %u %g %s\0' -- "$_p"
+fi`)
+	return b.String()
 }
 
 // ReadFile returns what is at path and, for a regular file, its bytes, in one round trip.
@@ -173,27 +194,81 @@ func (c *Conn) ReadFile(ctx context.Context, p string, become bool) (conn.FileIn
 	if res.ExitCode != 0 {
 		return fi, nil, fmt.Errorf("%s: read %s: exit status %d: %s", c.name, p, res.ExitCode, strings.TrimSpace(string(res.Stderr)))
 	}
-	if len(res.Stdout) == 0 {
+	out := res.Stdout
+	if len(out) == 0 {
 		return fi, nil, nil
 	}
-	i := bytes.IndexByte(res.Stdout, 0)
-	if i < 0 {
-		return fi, nil, fmt.Errorf("%s: read %s: bad output", c.name, p)
+	var data []byte
+	switch out[0] {
+	case 'T':
+		fi, data, err = parseTar(out[1:])
+	case 'S':
+		fi, data, err = parseStatRead(out[1:])
+	default:
+		err = fmt.Errorf("bad output")
 	}
-	fi, _, err = parseStat(res.Stdout[:i], false)
 	if err != nil {
-		return fi, nil, fmt.Errorf("%s: read %s: %w", c.name, p, err)
+		return conn.FileInfo{Path: p}, nil, fmt.Errorf("%s: read %s: %w", c.name, p, err)
 	}
 	fi.Path = p
-	rest := res.Stdout[i+1:]
+	if fi.Type == conn.TypeFile {
+		if data == nil {
+			data = []byte{}
+		}
+		sum := sha256.Sum256(data)
+		fi.SHA256 = hex.EncodeToString(sum[:])
+		fi.Size = int64(len(data))
+		return fi, data, nil
+	}
+	return fi, nil, nil
+}
+
+// parseTar reads the one entry of a tar archive.
+func parseTar(b []byte) (conn.FileInfo, []byte, error) {
+	var fi conn.FileInfo
+	tr := tar.NewReader(bytes.NewReader(b))
+	h, err := tr.Next()
+	if err != nil {
+		return fi, nil, fmt.Errorf("tar: %w", err)
+	}
+	fi.Exists = true
+	fi.Mode = fs.FileMode(h.Mode & 0o777)
+	fi.UID, fi.GID = h.Uid, h.Gid
+	switch h.Typeflag {
+	case tar.TypeReg:
+		fi.Type = conn.TypeFile
+		data, err := io.ReadAll(tr)
+		if err != nil {
+			return fi, nil, fmt.Errorf("tar: %w", err)
+		}
+		return fi, data, nil
+	case tar.TypeSymlink:
+		fi.Type = conn.TypeSymlink
+		fi.LinkTarget = h.Linkname
+		fi.Size = int64(len(h.Linkname))
+	case tar.TypeDir:
+		fi.Type = conn.TypeDir
+	default:
+		fi.Type = conn.TypeOther
+	}
+	return fi, nil, nil
+}
+
+// parseStatRead reads a stat record, a NUL, then the bytes or link target.
+func parseStatRead(b []byte) (conn.FileInfo, []byte, error) {
+	i := bytes.IndexByte(b, 0)
+	if i < 0 {
+		return conn.FileInfo{}, nil, fmt.Errorf("bad output")
+	}
+	fi, _, err := parseStat(b[:i], false)
+	if err != nil {
+		return fi, nil, err
+	}
+	rest := b[i+1:]
 	switch fi.Type {
 	case conn.TypeSymlink:
 		fi.LinkTarget = string(rest)
-		return fi, nil, nil
 	case conn.TypeFile:
-		sum := sha256.Sum256(rest)
-		fi.SHA256 = hex.EncodeToString(sum[:])
-		fi.Size = int64(len(rest))
 		return fi, rest, nil
 	}
 	return fi, nil, nil

@@ -52,10 +52,19 @@ func dial(t testing.TB, cfg sshconn.Config) *sshconn.Conn {
 	return c
 }
 
-func TestConformance(t *testing.T) {
+func TestConformance(t *testing.T) { conformance(t, "conntest") }
+
+// TestConformanceNoTar covers ReadFile on hosts without GNU tar (stat and cat).
+func TestConformanceNoTar(t *testing.T) {
+	sshconn.SetReadWithTar(false)
+	defer sshconn.SetReadWithTar(true)
+	conformance(t, "conntest-notar")
+}
+
+func conformance(t *testing.T, name string) {
 	c := dial(t, config(cluster, 0))
-	dir := "/opt/conntest"
-	if err := os.MkdirAll(filepath.Join(cluster.NodeRoot(0), "conntest"), 0o755); err != nil {
+	dir := "/opt/" + name
+	if err := os.MkdirAll(filepath.Join(cluster.NodeRoot(0), name), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	conntest.Run(t, conntest.Harness{
