@@ -16,19 +16,19 @@ import (
 	"github.com/isaplay/isaplay/inventory/conn"
 )
 
-// statFormat is what `stat --printf` prints per path: raw mode in hex, uid, gid, size, name.
-const statFormat = `%f %u %g %s %n\0`
+// statFormat is what `stat --printf` prints per path: raw mode in hex, uid, gid, size, and the
+// name, which for a symlink is "name -> target" (QUOTING_STYLE=literal: no escaping).
+const statFormat = `%f %u %g %s %N\0`
 
 // The file scripts below run as functions inside the framed shell (see shell.go): they end
 // with return, never exit, and name their variables _*.
 
-// statScript prints, for the paths: stat records, a NUL; each path's link target (empty when it
-// is no link) followed by a NUL; then, with hash, `sha256sum -z` of the regular files.
+// statScript prints, for the paths: stat records, a NUL, then, with hash, `sha256sum -z` of the
+// regular files.
 func statScript(paths []string, hash bool) string {
 	q := conn.Join(paths...)
 	var b strings.Builder
-	b.WriteString("LC_ALL=C stat --printf " + conn.Quote(statFormat) + " -- " + q + "\n_st=$?\nprintf '\\000'\n")
-	b.WriteString(`for _p in ` + q + `; do if [ -L "$_p" ]; then LC_ALL=C readlink -n -- "$_p"; fi; printf '\000'; done` + "\n")
+	b.WriteString("LC_ALL=C QUOTING_STYLE=literal stat --printf " + conn.Quote(statFormat) + " -- " + q + "\n_st=$?\nprintf '\\000'\n")
 	if hash {
 		b.WriteString(`set --; for _p in ` + q + `; do if [ -f "$_p" ] && [ ! -L "$_p" ]; then set -- "$@" "$_p"; fi; done` + "\n")
 		b.WriteString(`if [ $# -gt 0 ]; then LC_ALL=C sha256sum -z -- "$@" || return 2; fi` + "\n")
@@ -57,41 +57,63 @@ func (c *Conn) Stat(ctx context.Context, paths []string, hash bool) ([]conn.File
 		return nil, fmt.Errorf("%s: stat: %w", c.name, err)
 	}
 	recs := bytes.Split(res.Stdout, []byte{0})
-	// stat records, "", one link target per path, then hash records.
+	// stat records, "", then hash records.
 	k := 0
 	for k < len(recs) && len(recs[k]) > 0 {
 		k++
 	}
 	statRecs := recs[:k]
-	rest := recs[k+1:]
-	if len(rest) < len(paths) {
-		return nil, fmt.Errorf("%s: stat: short output", c.name)
-	}
-	links := rest[:len(paths)]
 	hashes := map[string]string{}
-	for _, h := range rest[len(paths):] {
-		if len(h) > 66 {
-			hashes[string(h[66:])] = string(h[:64])
+	if k < len(recs) {
+		for _, h := range recs[k+1:] {
+			if len(h) > 66 {
+				hashes[string(h[66:])] = string(h[:64])
+			}
 		}
 	}
+	// Records come in argument order, without the missing paths.
+	var unknownLinks []int
 	j := 0
 	for i, p := range paths {
-		if j < len(statRecs) {
-			fi, name, err := parseStat(statRecs[j], true)
-			if err != nil {
-				return nil, fmt.Errorf("%s: stat %s: %w", c.name, p, err)
-			}
-			if name == p {
-				fi.Path = p
-				if fi.Type == conn.TypeSymlink {
-					fi.LinkTarget = string(links[i])
-				}
-				if fi.Type == conn.TypeFile && hash {
-					fi.SHA256 = hashes[p]
-				}
-				out[i] = fi
-				j++
-			}
+		if j >= len(statRecs) {
+			break
+		}
+		fi, name, err := parseStat(statRecs[j], true)
+		if err != nil {
+			return nil, fmt.Errorf("%s: stat %s: %w", c.name, p, err)
+		}
+		switch {
+		case fi.Type != conn.TypeSymlink && name == p:
+		case fi.Type == conn.TypeSymlink && strings.HasPrefix(name, p+" -> "):
+			fi.LinkTarget = name[len(p)+4:]
+		case fi.Type == conn.TypeSymlink && strings.HasPrefix(name, p):
+			// An older stat that quotes %N its own way: ask readlink below.
+			unknownLinks = append(unknownLinks, i)
+		default:
+			continue // p is missing; the record is the next path's
+		}
+		fi.Path = p
+		if fi.Type == conn.TypeFile && hash {
+			fi.SHA256 = hashes[p]
+		}
+		out[i] = fi
+		j++
+	}
+	if len(unknownLinks) > 0 {
+		var b strings.Builder
+		for _, i := range unknownLinks {
+			b.WriteString("readlink -n -- " + conn.Quote(paths[i]) + "; printf '\\000'\n")
+		}
+		res, err := c.exec(ctx, b.String(), true, nil, false, false, nil)
+		if err != nil {
+			return nil, err
+		}
+		targets := bytes.Split(res.Stdout, []byte{0})
+		if res.ExitCode != 0 || len(targets) < len(unknownLinks) {
+			return nil, fmt.Errorf("%s: stat: readlink: exit status %d: %s", c.name, res.ExitCode, strings.TrimSpace(string(res.Stderr)))
+		}
+		for k, i := range unknownLinks {
+			out[i].LinkTarget = string(targets[k])
 		}
 	}
 	return out, nil
