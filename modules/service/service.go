@@ -231,7 +231,15 @@ func (s *service) transition(ctx context.Context, h *engine.Host, verb, want str
 	if s.LogFile != "" {
 		b.WriteString(waitlog.CursorScript(s.LogFile) + "\n")
 	}
-	b.WriteString("out=$(" + s.control(verb) + " 2>&1 </dev/null); rc=$?\n")
+	// A script-started service gets a session of its own (setsid, where util-linux has it), as
+	// systemd would give it: isaplay cancelling a later command on the same connection, or
+	// closing it, must never take the service down with its process group.
+	detach := ""
+	if s.Method != MethodSystemd && verb == "start" {
+		b.WriteString("D=; if command -v setsid >/dev/null 2>&1; then D=setsid; fi\n")
+		detach = "$D "
+	}
+	b.WriteString("out=$(" + detach + s.control(verb) + " 2>&1 </dev/null); rc=$?\n")
 	b.WriteString(`printf '%s\n' "$out" | sed 's/^/out /'` + "\n")
 	b.WriteString(`echo "rc $rc"; [ "$rc" = 0 ] || exit 0` + "\n")
 	b.WriteString(s.waitScript(want))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -88,8 +89,20 @@ func TestOrderedStartThroughSSH(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(tails(t, "/opt/wso2/wso2is-analytics-5.6.0/repository/logs")) != 1 {
-		t.Fatal("a tail started on the node is not seen")
+	// The tail runs in the background: wait until it has exec'd (bounded) before looking.
+	ours := func() bool {
+		for _, tl := range tails(t, "/opt/wso2/wso2is-analytics-5.6.0/repository/logs") {
+			if strings.Contains(tl, ": tail -f ") {
+				return true
+			}
+		}
+		return false
+	}
+	for seen := time.Now().Add(5 * time.Second); !ours(); {
+		if time.Now().After(seen) {
+			t.Fatalf("a tail started on the node is not seen: %q", tails(t, "/opt/wso2/wso2is-analytics-5.6.0/repository/logs"))
+		}
+		runtime.Gosched()
 	}
 	if _, err := hosts[0].Run(ctx, conn.Command{Script: "kill " + strings.TrimSpace(string(res.Stdout))}); err != nil {
 		t.Fatal(err)
