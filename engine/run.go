@@ -585,9 +585,14 @@ func (r *runner) connect(ctx context.Context, hs *hostState) error {
 		var c conn.Conn
 		c, hs.connErr = r.cfg.Conns.Get(ctx, hs.inv)
 		if hs.connErr == nil && r.apply && r.cfg.Lock {
-			hs.connErr = r.cfg.Conns.Lock(ctx, hs.inv, r.cfg.RunID)
-			if lr, ok := r.cfg.Journal.(LockRecorder); ok && hs.connErr == nil {
+			// The lock is journaled before it is taken, so a controller killed in between leaves
+			// no lock the journal does not name (releasing checks the run id, so an extra record
+			// is harmless).
+			if lr, ok := r.cfg.Journal.(LockRecorder); ok {
 				hs.connErr = lr.Locked(hs.inv.Name)
+			}
+			if hs.connErr == nil {
+				hs.connErr = r.cfg.Conns.Lock(ctx, hs.inv, r.cfg.RunID)
 			}
 		}
 		if hs.connErr == nil {
