@@ -76,7 +76,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	pf.StringVar(&g.hostKey, "host-key", "strict", "host key policy: strict, accept-new (pin unknown keys) or off (warns)")
 	pf.BoolVar(&g.noColor, "no-color", false, "never use colours")
 	pf.StringVar(&g.format, "format", "text", "output of plan and apply: text, markdown or json")
-	root.AddCommand(validateCmd(g), planCmd(g), applyCmd(g), rollbackCmd(g), runsCmd(g), bundleCmd(g), modulesCmd(g), versionCmd(g))
+	root.AddCommand(validateCmd(g), planCmd(g), applyCmd(g), rollbackCmd(g), runsCmd(g), bundleCmd(g), adoptCmd(g), modulesCmd(g), versionCmd(g))
 	root.SetArgs(args)
 	err := root.Execute()
 	var ee exitError
