@@ -43,7 +43,8 @@ func baseFunctions(dir string, cf *ControllerFiles) map[string]function.Function
 		"tostring": stdlib.MakeToFunc(cty.String), "tonumber": stdlib.MakeToFunc(cty.Number),
 		"tobool": stdlib.MakeToFunc(cty.Bool), "tolist": stdlib.MakeToFunc(cty.List(cty.DynamicPseudoType)),
 		"toset": stdlib.MakeToFunc(cty.Set(cty.DynamicPseudoType)), "tomap": stdlib.MakeToFunc(cty.Map(cty.DynamicPseudoType)),
-		"sha256": sha256Func,
+		"sha256":    sha256Func,
+		"xmlescape": xmlEscapeFunc,
 	}
 	fns["file"] = fileFunc(dir, cf)
 	fns["abspath"] = function.New(&function.Spec{
@@ -110,6 +111,19 @@ func (cf *ControllerFiles) path(dir, p string) string {
 	}
 	return abs
 }
+
+// xmlEscapeFunc escapes a string for XML text or a quoted attribute value, for values
+// interpolated into xml_patch fragments (a password holding & or <).
+var xmlEscapeFunc = function.New(&function.Spec{
+	Description: "A string escaped for XML text and attribute values (& < > \" ').",
+	Params:      []function.Parameter{{Name: "str", Type: cty.String, AllowMarked: true}},
+	Type:        function.StaticReturnType(cty.String),
+	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+		s, marks := args[0].Unmark()
+		r := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&apos;")
+		return cty.StringVal(r.Replace(s.AsString())).WithMarks(marks), nil
+	},
+})
 
 func resolve(dir, p string) string {
 	if filepath.IsAbs(p) {
