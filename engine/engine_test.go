@@ -30,7 +30,7 @@ func (appendLine) Schema() engine.Schema {
 	return engine.Schema{
 		Description: "Test module: appends a line to a file.",
 		Attrs: []engine.Attr{
-			{Name: "path", Type: cty.String, Required: true, Description: "file"},
+			{Name: "path", Type: cty.String, Required: true, HostFile: true, Description: "file"},
 			{Name: "line", Type: cty.String, Required: true, Description: "line"},
 			{Name: "fail_apply", Type: cty.Bool, Description: "fail in Apply"},
 		},

@@ -39,6 +39,13 @@ type Host struct {
 	redactor *Redactor
 	// statusOf reports what an earlier task did (or will do) on this host.
 	statusOf func(task string) (Status, bool)
+	// prefetched are regular files read ahead for a plan (see Attr.HostFile), by path.
+	prefetched map[string]prefetchedFile
+}
+
+type prefetchedFile struct {
+	info conn.FileInfo
+	data []byte
 }
 
 // TaskChanged reports whether an earlier task on this host, named as in the playbook ("name",
@@ -113,6 +120,10 @@ func (h *Host) Stat(ctx context.Context, paths []string, hash bool) ([]conn.File
 			out[i] = fi
 			continue
 		}
+		if f, ok := h.prefetched[p]; ok {
+			out[i] = f.info
+			continue
+		}
 		ask = append(ask, p)
 		idx = append(idx, i)
 	}
@@ -132,6 +143,9 @@ func (h *Host) Stat(ctx context.Context, paths []string, hash bool) ([]conn.File
 func (h *Host) ReadFile(ctx context.Context, p string) (conn.FileInfo, []byte, error) {
 	if fi, ok := h.overlay.stat(p); ok {
 		return fi, h.overlay.data(p), nil
+	}
+	if f, ok := h.prefetched[p]; ok {
+		return f.info, f.data, nil
 	}
 	fi, data, err := h.conn.ReadFile(ctx, p, h.Become)
 	if err != nil {

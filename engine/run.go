@@ -611,6 +611,9 @@ func (r *runner) runOnHost(ctx context.Context, pi int, t *Task, hs *hostState, 
 	e := &Entry{Play: t.Play.Name, Task: t.Name, Module: t.Module, Host: hs.inv.Name, playIdx: pi, taskIdx: t.Index, hostIdx: hs.idx}
 	start := time.Now()
 	r.event(Event{Kind: "task_start", Play: t.Play.Name, Task: t.Name, Host: hs.inv.Name})
+	if t.Index == 0 && r.mode == modePlan {
+		r.prefetchPlay(ctx, t.Play, hs, playHosts)
+	}
 	err := r.executeSafely(ctx, t, hs, playHosts, e)
 	if err != nil {
 		e.Status = StatusFailed
@@ -625,6 +628,40 @@ func (r *runner) runOnHost(ctx context.Context, pi int, t *Task, hs *hostState, 
 	hs.setStatus(t, e.Status)
 	r.record(e)
 	r.event(Event{Kind: "task_done", Play: t.Play.Name, Task: t.Name, Host: hs.inv.Name, Status: e.Status, Elapsed: time.Since(start), Err: err})
+}
+
+// prefetchPlay reads, in one round trip, every file the play's tasks will read whole on this
+// host (arguments marked HostFile that are known now), so that their Checks need none.
+func (r *runner) prefetchPlay(ctx context.Context, pl *Play, hs *hostState, playHosts []*hostState) {
+	var paths []string
+	for _, t := range pl.Tasks {
+		var files []string
+		for _, a := range t.schema.Attrs {
+			if a.HostFile {
+				files = append(files, a.Name)
+			}
+		}
+		if len(files) == 0 {
+			continue
+		}
+		evalCtx, diags := r.taskContext(t, hs, playHosts)
+		if diags.HasErrors() {
+			continue
+		}
+		args, diags := evalArgs(t, evalCtx, r.cfg.Redactor, r.cfg.Files)
+		if diags.HasErrors() {
+			continue
+		}
+		for _, name := range files {
+			if v := args.Value(name); !v.IsNull() && v.IsKnown() && v.Type() == cty.String {
+				paths = append(paths, v.AsString())
+			}
+		}
+	}
+	if len(paths) == 0 || r.connect(ctx, hs) != nil {
+		return
+	}
+	hs.plan.prefetch(ctx, paths)
 }
 
 // executeSafely turns a module's panic into that host's task error, so one bad module cannot

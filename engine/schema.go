@@ -30,6 +30,9 @@ type Attr struct {
 	// Default is used when the argument is absent; cty.NilVal means none (a null value).
 	Default     cty.Value
 	Description string
+	// HostFile says the value names a file on the host that Check reads whole: a plan reads all
+	// of a play's such files on a host in one round trip before its first task.
+	HostFile bool
 	// ControllerPath says the value names a file on the controller (a jar to copy, an archive):
 	// a relative path resolves against the task's file, and offline bundles carry the file.
 	ControllerPath bool

@@ -36,7 +36,7 @@ func (Module) Schema() engine.Schema {
 		Description: "Writes a whole file from content (a string or templatefile()) with mode and owner, or ensures a directory exists; " +
 			"undo restores the previous file or removes what was created.",
 		Attrs: []engine.Attr{
-			{Name: "path", Type: cty.String, Required: true, Description: "The file or directory on the host (absolute)."},
+			{Name: "path", Type: cty.String, Required: true, HostFile: true, Description: "The file or directory on the host (absolute)."},
 			{Name: "content", Type: cty.String, Description: "The file's whole content. Required when state is \"file\"."},
 			{Name: "state", Type: cty.String, Default: cty.StringVal("file"), Description: "\"file\" (write content) or \"directory\" (create it and its parents)."},
 			{Name: "mode", Type: cty.String, Description: "Octal permissions such as \"0644\". Default: an existing file's mode, else 0644 for a file and 0755 for a directory."},

@@ -34,7 +34,7 @@ func (Module) Schema() engine.Schema {
 		Description: "Ensures a line is present in a text file (replacing the last line a regular expression matches, " +
 			"else inserting it) or absent, keeping line endings, a missing final newline and every other byte.",
 		Attrs: []engine.Attr{
-			{Name: "path", Type: cty.String, Required: true, Description: "The file on the host; it must exist."},
+			{Name: "path", Type: cty.String, Required: true, HostFile: true, Description: "The file on the host; it must exist."},
 			{Name: "line", Type: cty.String, Description: "The whole line (without line ending). Required when state is \"present\"."},
 			{Name: "regexp", Type: cty.String, Description: "Go (RE2) regular expression matched against each line: present replaces the last " +
 				"matching line, absent removes every matching line. Without it, lines equal to line are looked for."},

@@ -33,7 +33,7 @@ func (Module) Schema() engine.Schema {
 		Description: "Sets, uncomments and removes keys in a java.util.Properties file (key=value, key: value, key value) " +
 			"or Spark's spark-defaults.conf, keeping each line's separator and every other byte.",
 		Attrs: []engine.Attr{
-			{Name: "path", Type: cty.String, Required: true, Description: "The properties file on the host; it must exist."},
+			{Name: "path", Type: cty.String, Required: true, HostFile: true, Description: "The properties file on the host; it must exist."},
 			{Name: "set", Type: cty.Map(cty.String), Description: "Keys and the values they must have. An existing key is changed in place; " +
 				"a key that only exists as a commented default (\"# key value\") is uncommented; any other is appended."},
 			{Name: "remove", Type: cty.List(cty.String), Description: "Keys whose lines are removed (commented lines are left alone)."},

@@ -73,7 +73,7 @@ func (Module) Schema() engine.Schema {
 		Description: "Edits an XML file with XPath 1.0 operations applied in the order written, splicing each change into the original bytes: " +
 			"comments, layout, attribute quoting, line endings, encoding and a missing final newline stay as they are.",
 		Attrs: []engine.Attr{
-			{Name: "path", Type: cty.String, Required: true, Description: "The XML file to edit."},
+			{Name: "path", Type: cty.String, Required: true, HostFile: true, Description: "The XML file to edit."},
 			{Name: "namespaces", Type: cty.Map(cty.String), Description: "Prefixes the XPaths use, bound to namespace URIs. " +
 				"A file with a default namespace (carbon.xml) needs one: unprefixed steps match only elements in no namespace."},
 		},
