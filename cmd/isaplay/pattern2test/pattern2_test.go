@@ -97,6 +97,8 @@ func repoRoot(t *testing.T) string {
 // env is the pattern-2 test environment: nodes, database, svnserve and the variables file.
 type env struct {
 	repo, dir, inventory, vars string
+	// playbook is relative to repo; default playbooks/pattern2.hcl.
+	playbook string
 	cluster                    *testcluster.Cluster
 	db                         *mariadbtest.Server
 	svnURL                     string
@@ -217,7 +219,11 @@ func (e *env) run(t *testing.T, args ...string) string {
 func (e *env) runErr(args ...string) (string, error) {
 	full := args
 	if args[0] == "plan" || args[0] == "apply" {
-		full = append(append([]string{}, args...), filepath.Join(e.repo, "playbooks/pattern2.hcl"), "-i", e.inventory, "--var-file", e.vars)
+		pb := e.playbook
+		if pb == "" {
+			pb = "playbooks/pattern2.hcl"
+		}
+		full = append(append([]string{}, args...), filepath.Join(e.repo, pb), "-i", e.inventory, "--var-file", e.vars)
 	}
 	cmd := exec.Command(isaplayBin, full...)
 	cmd.Dir = e.dir

@@ -1,0 +1,181 @@
+# WSO2 Identity Server deployment pattern 1: two (or more) clustered IS nodes (group "identity")
+# behind a sticky load balancer, on shared MySQL databases reached through the host of group
+# "mysql". Built from the same components as pattern2.hcl, without IS Analytics.
+#
+# The pack (wso2is-5.6.0.zip, named after the folder of is_home) is taken from the controller
+# directory that holds mysql_jar; when it is not there, IS must already be installed.
+# Host vars: "ip" (cluster address, default the host's address), "java_home" (optional).
+#
+#   isaplay apply playbooks/pattern1.hcl -i examples/pattern1-hosts.hcl --var-file examples/pattern1.vars.hcl
+
+variable "is_home" {
+  type        = string
+  description = "IS home on every identity node."
+}
+variable "db_host" {
+  type = string
+}
+variable "db_port" {
+  type    = number
+  default = 3306
+}
+variable "db_admin_user" {
+  type = string
+}
+variable "db_admin_password" {
+  type      = string
+  sensitive = true
+}
+variable "is_db_user" {
+  type = string
+}
+variable "is_db_password" {
+  type      = string
+  sensitive = true
+}
+variable "is_cluster_domain" {
+  type    = string
+  default = "wso2.is.domain"
+}
+variable "lb_host" {
+  type        = string
+  default     = null
+  description = "Public host name behind the load balancer; null leaves HostName and proxy ports alone."
+}
+variable "hz_port" {
+  type    = number
+  default = 4000
+}
+variable "mysql_jar" {
+  type = string
+}
+variable "start_servers" {
+  type    = bool
+  default = true
+}
+
+locals {
+  is_hosts = group_hosts("identity")
+  is_ips   = [for h in local.is_hosts : lookup(h.vars, "ip", h.address)]
+  is_first = local.is_hosts[0].name
+  files    = regex_replace(abspath(var.mysql_jar), "/[^/]*$", "")
+  is_pack  = "${local.files}/${regex_replace(var.is_home, "^.*/", "")}.zip"
+  jdbc     = "jdbc:mysql://${var.db_host}:${var.db_port}"
+  is_dbs   = ["WSO2_UM_DB", "WSO2_REG_DB", "WSO2_IDENTITY_DB"]
+}
+
+play "databases" {
+  hosts = "mysql"
+
+  task "mysql_db" "identity users" {
+    run_once       = true
+    host           = var.db_host
+    port           = var.db_port
+    login_user     = var.db_admin_user
+    login_password = var.db_admin_password
+    user {
+      name     = var.is_db_user
+      hosts    = local.is_ips
+      password = var.is_db_password
+      grants   = [for db in local.is_dbs : "ALL ON ${db}.*"]
+    }
+    register = "db"
+  }
+}
+
+play "identity" {
+  hosts = "identity"
+
+  include "install" {
+    source   = "lib/carbon-install.hcl"
+    home     = var.is_home
+    pack     = fileexists(local.is_pack) ? local.is_pack : null
+    jdbc_jar = abspath(var.mysql_jar)
+  }
+
+  include "um schema" {
+    source         = "lib/carbon-schema.hcl"
+    when           = host.name == local.is_first
+    home           = var.is_home
+    server_version = values(results.db)[0].server_version
+    database       = "WSO2_UM_DB"
+    charset        = "latin1"
+    db_host        = var.db_host
+    db_port        = var.db_port
+    login_user     = var.db_admin_user
+    login_password = var.db_admin_password
+  }
+  include "reg schema" {
+    source         = "lib/carbon-schema.hcl"
+    when           = host.name == local.is_first
+    home           = var.is_home
+    server_version = values(results.db)[0].server_version
+    database       = "WSO2_REG_DB"
+    charset        = "latin1"
+    db_host        = var.db_host
+    db_port        = var.db_port
+    login_user     = var.db_admin_user
+    login_password = var.db_admin_password
+  }
+  task "mysql_db" "identity schema" {
+    when           = host.name == local.is_first
+    host           = var.db_host
+    port           = var.db_port
+    login_user     = var.db_admin_user
+    login_password = var.db_admin_password
+    database {
+      name    = "WSO2_IDENTITY_DB"
+      charset = "latin1"
+    }
+    schema {
+      database         = "WSO2_IDENTITY_DB"
+      script_host_path = "${var.is_home}/dbscripts/identity/mysql.sql"
+    }
+    schema {
+      database         = "WSO2_IDENTITY_DB"
+      script_host_path = "${var.is_home}/dbscripts/identity/uma/mysql.sql"
+    }
+    schema {
+      database         = "WSO2_IDENTITY_DB"
+      script_host_path = "${var.is_home}/dbscripts/consent/mysql.sql"
+    }
+  }
+
+  include "node" {
+    source         = "lib/identity-server.hcl"
+    home           = var.is_home
+    jdbc           = local.jdbc
+    db_user        = var.is_db_user
+    db_password    = var.is_db_password
+    cluster_domain = var.is_cluster_domain
+    member_host    = lookup(host.vars, "ip", host.address)
+    members        = local.is_ips
+    hz_port        = var.hz_port
+    lb_host        = var.lb_host
+  }
+}
+
+play "start" {
+  hosts  = "identity"
+  serial = 1
+
+  include "node" {
+    source        = "lib/carbon-start.hcl"
+    when          = var.start_servers
+    home          = var.is_home
+    register      = "is_start"
+    env           = lookup(host.vars, "java_home", "") == "" ? {} : { JAVA_HOME = lookup(host.vars, "java_home", "") }
+    fail_patterns = ["java\\.net\\.BindException: Address already in use", "Access denied for user", "Communications link failure"]
+  }
+}
+
+play "verify" {
+  hosts = "identity"
+
+  task "wait_log" "members joined" {
+    when     = var.start_servers && host.name == local.is_first && length(local.is_ips) > 1
+    path     = "${var.is_home}/repository/logs/wso2carbon.log"
+    from     = var.start_servers ? result.is_start.log_cursor : ""
+    patterns = length(local.is_ips) > 1 ? [for ip in slice(local.is_ips, 1, length(local.is_ips)) : "Member joined \\[[^\\]]*\\]: \\S*/${replace(ip, ".", "\\.")}:${var.hz_port}"] : ["Member joined"]
+  }
+}
