@@ -99,9 +99,9 @@ type env struct {
 	repo, dir, inventory, vars string
 	// playbook is relative to repo; default playbooks/pattern2.hcl.
 	playbook string
-	cluster                    *testcluster.Cluster
-	db                         *mariadbtest.Server
-	svnURL                     string
+	cluster  *testcluster.Cluster
+	db       *mariadbtest.Server
+	svnURL   string
 	// ips of the analytics and identity nodes, in group order.
 	an, is []string
 }
