@@ -152,6 +152,9 @@ func TestBecome(t *testing.T) {
 	t.Run("password on no command line", func(t *testing.T) {
 		// While become commands run, no process on the machine has the password in its
 		// command line or environment.
+		if err := exec.Command("mkfifo", filepath.Join(root, "app", "fifo")).Run(); err != nil {
+			t.Fatal(err)
+		}
 		s := &started{ch: make(chan struct{})}
 		done := make(chan error, 1)
 		var wg sync.WaitGroup
@@ -161,7 +164,6 @@ func TestBecome(t *testing.T) {
 			_, err := x.Run(context.Background(), conn.Command{Script: "echo go; read x < /opt/app/fifo", Stdout: s, Become: true})
 			done <- err
 		}()
-		exec.Command("mkfifo", filepath.Join(root, "app", "fifo")).Run()
 		<-s.ch
 		if leak := scanProc(becomePassword); leak != "" {
 			t.Errorf("password found in %s", leak)

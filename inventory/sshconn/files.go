@@ -245,21 +245,32 @@ func (c *Conn) ReadFile(ctx context.Context, p string, become bool) (conn.FileIn
 	return fi, nil, nil
 }
 
-// parseTar reads the one entry of a tar archive.
-func parseTar(b []byte) (conn.FileInfo, []byte, error) {
-	var fi conn.FileInfo
-	tr := tar.NewReader(bytes.NewReader(b))
+// parseTar reads the one entry of a tar archive. The archive must end exactly where GNU tar
+// ends it (two zero blocks): more bytes mean output of another process got mixed in.
+func parseTar(b []byte) (fi conn.FileInfo, data []byte, err error) {
+	r := bytes.NewReader(b)
+	tr := tar.NewReader(r)
 	h, err := tr.Next()
 	if err != nil {
 		return fi, nil, fmt.Errorf("tar: %w", err)
 	}
+	defer func() {
+		if err != nil {
+			return
+		}
+		if _, e := tr.Next(); e != io.EOF {
+			err = fmt.Errorf("tar: more than one entry (%v): output of another process got mixed in", e)
+		} else if r.Len() != 0 {
+			err = fmt.Errorf("tar: %d stray bytes after the archive: output of another process got mixed in", r.Len())
+		}
+	}()
 	fi.Exists = true
 	fi.Mode = fs.FileMode(h.Mode & 0o777)
 	fi.UID, fi.GID = h.Uid, h.Gid
 	switch h.Typeflag {
 	case tar.TypeReg:
 		fi.Type = conn.TypeFile
-		data, err := io.ReadAll(tr)
+		data, err = io.ReadAll(tr)
 		if err != nil {
 			return fi, nil, fmt.Errorf("tar: %w", err)
 		}

@@ -22,6 +22,11 @@ import (
 // session (a channel, an exec request, sshd forking the login shell) is paid once per shell,
 // not once per command.
 //
+// Stray output (a daemon started by an earlier command that kept its standard output) cannot be
+// told apart from the current command's; what arrives between commands is dropped thanks to a
+// start line "\x00<marker><\n" printed before each command, and ReadFile checks the archive's exact
+// length. Commands that start daemons should redirect their output.
+//
 // Protocol, client to shell, per command: one line "<n> <how> <word>\n" where <word> is the
 // script as a single-line shell word (see encodeWord), <n> is the length of the standard input
 // that follows (-1: none, the command reads /dev/null), and <how> is "x" to run the script with
@@ -55,6 +60,8 @@ while IFS= read -r h; do
 		[ -d "$W" ] || mkdir -m 700 "$W" || exit 97
 		if [ "$n" -eq 0 ]; then : >"$i"; else dd of="$i" bs=65536 count="$n" iflag=fullblock,count_bytes 2>/dev/null || exit 95; fi
 	fi
+	printf '\000%s<\n' "$M"
+	printf '\000%s<\n' "$M" >&2
 	if [ "$x" = x ]; then
 		sh -c "$s" <"$i" &
 		wait $! 2>/dev/null
@@ -171,8 +178,12 @@ func (c *Conn) openShell(ctx context.Context, become, withPassword bool) (*shell
 				break
 			}
 		}
+		startMark := append(append([]byte{}, sh.marker...), '<', '\n')
 		for err == nil {
 			var b bytes.Buffer
+			if err = f.until(startMark, io.Discard); err != nil {
+				break
+			}
 			if err = f.until(endMark, &b); err == nil {
 				sh.errs <- errFrame{data: b.Bytes()}
 			}
@@ -322,6 +333,11 @@ func (sh *shell) run(script string, internal bool, stdin []byte, hasStdin bool, 
 	w := io.Writer(&buf)
 	if stdout != nil {
 		w = stdout
+	}
+	// Anything before the start line was written by a background process of an earlier
+	// command after it ended: it belongs to no command and is dropped.
+	if err := sh.out.until(append(append([]byte{}, sh.marker...), '<', '\n'), io.Discard); err != nil {
+		return res, err
 	}
 	if err := sh.out.until(append(sh.marker, ' '), w); err != nil {
 		return res, err
