@@ -37,13 +37,18 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---------------------------------------------------------------------------------------------
-section "Test nodes: 5 sshd hosts, each with its own /opt"
+section "Test nodes: sshd hosts (mysql, analytics, identity), each with its own /opt"
 go build -o "$work/testcluster" ./inventory/testcluster/cmd/testcluster
-"$work/testcluster" up -n 5 -dir "$work/cluster" > "$work/nodes.txt"
+# DEMO_ANALYTICS=N runs the same playbook on N analytics nodes (default 2).
+nan=${DEMO_ANALYTICS:-2}
+nodes=$((nan + 3))
+"$work/testcluster" up -n "$nodes" -dir "$work/cluster" > "$work/nodes.txt"
 set -- $(awk '$1 != "inventory:" && NF == 2 { print $2 }' "$work/nodes.txt")
-[ $# -eq 5 ] || fail "expected 5 nodes, got: $(cat "$work/nodes.txt")"
-names="db1 an1 an2 is1 is2"
-groups="mysql analytics analytics identity identity"
+[ $# -eq "$nodes" ] || fail "expected $nodes nodes, got: $(cat "$work/nodes.txt")"
+names="db1" groups="mysql"
+i=1
+while [ $i -le "$nan" ]; do names="$names an$i"; groups="$groups analytics"; i=$((i + 1)); done
+names="$names is1 is2" groups="$groups identity identity"
 {
 	echo "# Written by testdata/demo/demo.sh: the test nodes in the groups pattern2.hcl expects."
 	echo "defaults {"
@@ -154,10 +159,12 @@ echo "apply took $(( $(date +%s) - start )) s"
 
 section "HA and Spark checks"
 grep -E '^ *[=>] verify (analytics|identity) / ' "$work/apply.txt" || true
-for n in 2 3; do
+n=2
+while [ $n -le $((nan + 1)) ]; do
 	root="$work/cluster/n$n/opt/wso2/wso2is-analytics-5.6.0/repository/logs/wso2carbon.log"
 	echo "--- an$((n - 1)):"
-	grep -oE 'Became CEP HA (Active|Passive) Member|Started SPARK (MASTER|WORKER) in \S+|Started Spark CLIENT.*|Member joined \S+ \S+|My Analytics Node ID: \S+|Checked out using SVN Kit|WSO2 Carbon started in [0-9]+ sec' "$root" | sort -u
+	grep -oE 'Became CEP HA (Active|Passive) Member|Started SPARK (MASTER|WORKER) in \S+|Started Spark CLIENT in the cluster pointing to MASTER \S+|Member joined \S+ \S+|My Analytics Node ID: \S+|Checked out using SVN Kit|WSO2 Carbon started in [0-9]+ sec' "$root" | sort -u
+	n=$((n + 1))
 done
 
 # ---------------------------------------------------------------------------------------------
