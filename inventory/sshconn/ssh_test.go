@@ -358,3 +358,37 @@ func sleeping(arg string) bool {
 	}
 	return false
 }
+
+// A daemon started by one command that keeps the command's output writes into the shell's
+// stream later; that output must not end up in a later command's result.
+func TestStrayOutputDropped(t *testing.T) {
+	x := dial(t, config(cluster, 2))
+	dir := filepath.Join(cluster.NodeRoot(2), "stray")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := exec.Command("mkfifo", filepath.Join(dir, "go")).Run(); err != nil {
+		t.Fatal(err)
+	}
+	run(t, x, "{ read x < /opt/stray/go; echo STRAY; echo STRAY >&2; : > /opt/stray/done; } &")
+	if err := os.WriteFile(filepath.Join(dir, "go"), []byte("\n"), 0); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "done")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the background process did not finish")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	res, err := x.Run(context.Background(), conn.Command{Script: "echo clean; echo err >&2"})
+	if err != nil || string(res.Stdout) != "clean\n" || string(res.Stderr) != "err\n" {
+		t.Fatalf("next command: %q %q %v", res.Stdout, res.Stderr, err)
+	}
+	if _, data, err := x.ReadFile(context.Background(), "/opt/stray/done", false); err != nil || len(data) != 0 {
+		t.Fatalf("ReadFile after stray output: %q %v", data, err)
+	}
+}
