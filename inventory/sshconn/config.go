@@ -60,7 +60,7 @@ type Config struct {
 	// KeepaliveCountMax is how many unanswered probes declare the connection lost; default 3.
 	KeepaliveCountMax int
 	// Retries is how many more connect attempts follow a failed one (network errors only, never
-	// authentication or host key failures); default 2.
+	// authentication or host key failures); default 2, negative for none.
 	Retries int
 	// RetryBackoff is the wait before the first retry, doubled each time; default 250ms.
 	RetryBackoff time.Duration

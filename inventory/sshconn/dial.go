@@ -2,6 +2,8 @@ package sshconn
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
@@ -102,6 +104,45 @@ func appendKnownHost(file, hostname string, key ssh.PublicKey) error {
 	return nil
 }
 
+// probeKey is a key no host has, offered to the known_hosts check to learn which keys it knows.
+var probeKey = func() ssh.PublicKey {
+	pub, _, _ := ed25519.GenerateKey(rand.Reader)
+	k, _ := ssh.NewPublicKey(pub)
+	return k
+}()
+
+// knownAlgorithms returns the host key algorithms of the keys known_hosts holds for addr, so the
+// server is asked for a key that can be checked (as OpenSSH does); a server with several host
+// keys would otherwise offer one known_hosts lacks, and look changed. Nil when none are known.
+func knownAlgorithms(r *resolved, addr string) []string {
+	if r.HostKeyPolicy == Off {
+		return nil
+	}
+	cb, err := knownhosts.New(r.KnownHostsFile)
+	if err != nil {
+		return nil
+	}
+	var ke *knownhosts.KeyError
+	if !errors.As(cb(addr, &net.TCPAddr{}, probeKey), &ke) {
+		return nil
+	}
+	var algos []string
+	seen := map[string]bool{}
+	for _, k := range ke.Want {
+		types := []string{k.Key.Type()}
+		if types[0] == ssh.KeyAlgoRSA {
+			types = []string{ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA}
+		}
+		for _, t := range types {
+			if !seen[t] {
+				seen[t] = true
+				algos = append(algos, t)
+			}
+		}
+	}
+	return algos
+}
+
 // authMethods builds the client auth: one publickey method with the agent's keys and the
 // identity files (x/crypto tries one method per name), then password when given.
 func authMethods(r *resolved) ([]ssh.AuthMethod, func(), error) {
@@ -199,10 +240,11 @@ func dialClient(ctx context.Context, r *resolved, name, user, addr string, dial 
 	}
 	defer closeAgent()
 	cfg := &ssh.ClientConfig{
-		User:            user,
-		Auth:            methods,
-		HostKeyCallback: hostKeyCallback(r, name),
-		Timeout:         r.ConnectTimeout,
+		User:              user,
+		Auth:              methods,
+		HostKeyCallback:   hostKeyCallback(r, name),
+		HostKeyAlgorithms: knownAlgorithms(r, addr),
+		Timeout:           r.ConnectTimeout,
 	}
 	backoff := r.RetryBackoff
 	var last error

@@ -392,3 +392,19 @@ func TestStrayOutputDropped(t *testing.T) {
 		t.Fatalf("ReadFile after stray output: %q %v", data, err)
 	}
 }
+
+// A server with several host keys must be asked for the kind known_hosts holds, not look changed.
+func TestSeveralHostKeys(t *testing.T) {
+	dir := t.TempDir()
+	var extra []string
+	for _, kt := range []string{"ecdsa", "rsa"} {
+		f := filepath.Join(dir, kt)
+		if out, err := exec.Command("ssh-keygen", "-q", "-t", kt, "-N", "", "-f", f).CombinedOutput(); err != nil {
+			t.Fatalf("ssh-keygen: %v: %s", err, out)
+		}
+		extra = append(extra, "HostKey "+f)
+	}
+	c := testcluster.New(t, testcluster.Options{N: 1, Prefix: "keys", SSHDConfig: strings.Join(extra, "\n")})
+	// known_hosts holds only the node's ed25519 key.
+	run(t, dial(t, config(c, 0)), "true")
+}
