@@ -142,12 +142,12 @@ trilead_jar       = %q
 svn_url           = %q
 svn_user          = "wso2"
 an_symlink        = %q
-an_cluster_domain = "p2test.analytics.domain"
-is_cluster_domain = "p2test.is.domain"
+an_cluster_domain = "p2test%[11]d.analytics.domain"
+is_cluster_domain = "p2test%[11]d.is.domain"
 lb_host           = "is.example.com"
 start_servers     = false
 `, anHome, isHome, e.db.Host, e.db.Port, e.db.AdminUser, filepath.Join(files, Jars[0]), filepath.Join(files, Jars[1]),
-		filepath.Join(files, Jars[2]), e.svnURL, link)
+		filepath.Join(files, Jars[2]), e.svnURL, link, os.Getpid())
 	if err := os.WriteFile(e.vars, []byte(vars), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -293,7 +293,7 @@ func TestPattern2(t *testing.T) {
 	t.Run("databases", func(t *testing.T) { e.checkDatabases(t, admin) })
 
 	again := e.run(t, "apply", "--yes")
-	if !regexp.MustCompile(`(?m)^No changes\. Every host is in sync\.$`).MatchString(again) {
+	if !zeroChanges.MatchString(again) {
 		t.Errorf("second apply changed something:\n%s", again)
 	}
 	e.noSecrets(t, "second apply", again)
@@ -329,6 +329,10 @@ func TestPattern2(t *testing.T) {
 		t.Errorf("users after rollback %v, before %v", got, usersBefore)
 	}
 }
+
+// zeroChanges is the summary of an apply that changed nothing: no changes planned, or only
+// checks known at apply time that all found the hosts in sync.
+var zeroChanges = regexp.MustCompile(`(?m)^(No changes\. Every host is in sync\.|Applied: 0 changed, \d+ in sync, 0 known after apply, \d+ skipped, 0 failed, \d+ hosts\.)$`)
 
 // nodeFile reads a file of the node with address ip (its /opt as the controller sees it).
 func (e *env) nodeFile(t *testing.T, ip, path string) []byte {
@@ -423,7 +427,7 @@ func (e *env) checkAnalytics(t *testing.T) {
 			{ax, "/axisconfig/clustering/@enable", []string{"true"}},
 			{ax, "/axisconfig/clustering/@class", []string{"org.wso2.carbon.core.clustering.hazelcast.HazelcastClusteringAgent"}},
 			{ax, "/axisconfig/clustering/parameter[@name='membershipScheme']", []string{"wka"}},
-			{ax, "/axisconfig/clustering/parameter[@name='domain']", []string{"p2test.analytics.domain"}},
+			{ax, "/axisconfig/clustering/parameter[@name='domain']", []string{fmt.Sprintf("p2test%d.analytics.domain", os.Getpid())}},
 			{ax, "/axisconfig/clustering/parameter[@name='localMemberHost']", []string{ip}},
 			{ax, "/axisconfig/clustering/parameter[@name='localMemberPort']", []string{"4000"}},
 			{ax, "/axisconfig/clustering/parameter[@name='AvoidInitiation']", []string{"true"}},
@@ -516,7 +520,7 @@ func (e *env) checkIdentity(t *testing.T) {
 			{conf + "user-mgt.xml", "/UserManager/Realm/Configuration/Property[@name='dataSource']", []string{"jdbc/WSO2UserDS"}},
 			{conf + "registry.xml", "/wso2registry/mount[@path='/_system/config']/targetPath", []string{"/_system/config/is"}},
 			{conf + "registry.xml", "/wso2registry/mount[@path='/_system/governance']/targetPath", []string{"/_system/governance/is"}},
-			{conf + "axis2/axis2.xml", "/axisconfig/clustering/parameter[@name='domain']", []string{"p2test.is.domain"}},
+			{conf + "axis2/axis2.xml", "/axisconfig/clustering/parameter[@name='domain']", []string{fmt.Sprintf("p2test%d.is.domain", os.Getpid())}},
 			{conf + "axis2/axis2.xml", "/axisconfig/clustering/parameter[@name='localMemberHost']", []string{ip}},
 			{conf + "axis2/axis2.xml", "/axisconfig/clustering/members/member/hostName", e.is},
 			{conf + "tomcat/catalina-server.xml", "/Server/Service/Connector[@port='9763']/@proxyPort", []string{"80"}},
@@ -750,4 +754,78 @@ func readTree(t *testing.T, dir string) string {
 		return nil
 	})
 	return b.String()
+}
+
+// TestPattern2Start applies pattern2.hcl with start_servers = true: the stand-in analytics
+// nodes start one after the other (the first becomes CEP HA active and depsync manager, the
+// second passive after the first is up), then the IS nodes; the playbook's own checks (E5, E6,
+// G1-G3 from the logs, G5, G7) must pass. A second apply changes nothing and a rollback stops
+// every node and removes what the run made.
+func TestPattern2Start(t *testing.T) {
+	e := setup(t)
+	inv, err := os.ReadFile(e.inventory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withJava := regexp.MustCompile(`vars    = \{ index = (\d+) \}`).ReplaceAllString(string(inv), `vars    = { index = $1, java_home = "/usr/lib/jvm/default-java" }`)
+	if err := os.WriteFile(e.inventory, []byte(withJava), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	vars, err := os.ReadFile(e.vars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(e.vars, []byte(strings.Replace(string(vars), "start_servers     = false", "start_servers     = true", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := map[int]map[string]string{}
+	for i := range e.cluster.Nodes {
+		before[i] = snapshot(t, e.cluster.NodeRoot(i))
+	}
+	out := e.run(t, "apply", "--yes")
+	e.noSecrets(t, "apply", out)
+	for _, want := range []string{
+		`(?m)^Applied: \d+ changed, \d+ in sync, 0 known after apply, \d+ skipped, 0 failed, 5 hosts\.$`,
+		`(?m)^n2: start analytics / node / started: changed`,
+		`(?m)^n3: start analytics / node / started: changed`,
+		`(?m)^n2: verify analytics / members joined: changed`,
+		`(?m)^n2: verify analytics / node ids differ: in_sync`,
+		`(?m)^n2: verify analytics / one active member: in_sync`,
+		`(?m)^n2: verify analytics / spark cluster: in_sync`,
+		`(?m)^n4: verify identity / members joined: changed`,
+	} {
+		if !regexp.MustCompile(want).MatchString(out) {
+			t.Errorf("apply output lacks %s:\n%s", want, out)
+		}
+	}
+	an1 := string(e.nodeFile(t, e.an[0], anHome+"/repository/logs/wso2carbon.log"))
+	an2 := string(e.nodeFile(t, e.an[1], anHome+"/repository/logs/wso2carbon.log"))
+	for _, c := range []struct{ log, want string }{
+		{an1, "Became CEP HA Active Member"}, {an2, "Became CEP HA Passive Member"},
+		{an1, "Directory creation by deployment synchronizer"}, {an2, "Checked out using SVN Kit"},
+		{an1, "Started Spark CLIENT"},
+	} {
+		if !strings.Contains(c.log, c.want) {
+			t.Errorf("log lacks %q", c.want)
+		}
+	}
+	if again := e.run(t, "apply", "--yes"); !zeroChanges.MatchString(again) {
+		t.Errorf("second apply:\n%s", again)
+	}
+	runs, err := journal.List(filepath.Join(e.dir, "state"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := ""
+	for _, r := range runs {
+		if len(r.Changes) > 0 {
+			first = r.Meta.RunID
+		}
+	}
+	e.run(t, "rollback", first, "--yes")
+	for i := range e.cluster.Nodes {
+		if d := diffSnapshots(before[i], snapshot(t, e.cluster.NodeRoot(i))); d != "" {
+			t.Errorf("%s after rollback:\n%s", e.cluster.Nodes[i].Name, d)
+		}
+	}
 }
