@@ -46,6 +46,8 @@ type Host struct {
 type prefetchedFile struct {
 	info conn.FileInfo
 	data []byte
+	// readers is how many tasks of the play will still read the file; the last one frees it.
+	readers int
 }
 
 // TaskChanged reports whether an earlier task on this host, named as in the playbook ("name",
@@ -145,6 +147,11 @@ func (h *Host) ReadFile(ctx context.Context, p string) (conn.FileInfo, []byte, e
 		return fi, h.overlay.data(p), nil
 	}
 	if f, ok := h.prefetched[p]; ok {
+		if f.readers--; f.readers <= 0 {
+			delete(h.prefetched, p)
+		} else {
+			h.prefetched[p] = f
+		}
 		return f.info, f.data, nil
 	}
 	fi, data, err := h.conn.ReadFile(ctx, p, h.Become)

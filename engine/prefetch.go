@@ -2,7 +2,6 @@ package engine
 
 import (
 	"archive/tar"
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -16,17 +15,20 @@ import (
 // prefetchLimit bounds the bytes one host's read-ahead may bring.
 const prefetchLimit = 64 << 20
 
-// prefetch reads the given regular files of a host in one round trip, as one tar stream, for a
+// prefetch reads the given regular files of a host in one round trip (a path given n times is
+// kept for n reads, then freed), as one tar stream, for a
 // plan: Check then finds them without a round trip of its own. Missing files, links and
 // anything tar cannot read are left out (Check reads those itself), so the read-ahead can only
 // save time, never change what a plan sees.
 func (h *Host) prefetch(ctx context.Context, paths []string) error {
 	var want []string
 	byName := map[string]string{}
+	readers := map[string]int{}
 	for _, p := range paths {
 		if p == "" || !h.IsPlanning() {
 			continue
 		}
+		readers[p]++
 		clean := path.Clean(p)
 		if _, dup := byName[strings.TrimPrefix(clean, "/")]; dup {
 			continue
@@ -43,33 +45,40 @@ func (h *Host) prefetch(ctx context.Context, paths []string) error {
 		b.WriteString(" " + conn.Quote(p))
 	}
 	b.WriteString(`; do if [ -f "$p" ] && [ ! -L "$p" ] && [ -r "$p" ]; then printf '%s\0' "$p"; fi; done | tar -c --no-recursion --null -T - -f - 2>/dev/null`)
-	var out bytes.Buffer
-	res, err := h.conn.Run(ctx, conn.Command{Script: b.String(), Stdout: &limited{w: &out, n: prefetchLimit}, Become: h.Become})
+	// The tar stream is parsed as it arrives: no copy of the whole stream is kept.
+	pr, pw := io.Pipe()
+	got := map[string]prefetchedFile{}
+	parsed := make(chan struct{})
+	go func() {
+		defer close(parsed)
+		defer pr.Close()
+		tr := tar.NewReader(pr)
+		for {
+			hdr, err := tr.Next()
+			if err != nil {
+				io.Copy(io.Discard, pr)
+				return
+			}
+			orig, ok := byName[strings.TrimPrefix(path.Clean(hdr.Name), "/")]
+			if !ok || hdr.Typeflag != tar.TypeReg {
+				continue
+			}
+			data := make([]byte, hdr.Size)
+			if _, err := io.ReadFull(tr, data); err != nil {
+				io.Copy(io.Discard, pr)
+				return
+			}
+			got[orig] = prefetchedFile{data: data, readers: readers[orig], info: conn.FileInfo{
+				Path: orig, Exists: true, Type: conn.TypeFile, Mode: fs.FileMode(hdr.Mode).Perm(),
+				UID: hdr.Uid, GID: hdr.Gid, Size: hdr.Size, SHA256: SHA256(data),
+			}}
+		}
+	}()
+	res, err := h.conn.Run(ctx, conn.Command{Script: b.String(), Stdout: &limited{w: pw, n: prefetchLimit}, Become: h.Become})
+	pw.Close()
+	<-parsed
 	if err != nil || res.ExitCode != 0 {
 		return err // the tasks read for themselves
-	}
-	tr := tar.NewReader(&out)
-	got := map[string]prefetchedFile{}
-	for {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil
-		}
-		orig, ok := byName[strings.TrimPrefix(path.Clean(hdr.Name), "/")]
-		if !ok || hdr.Typeflag != tar.TypeReg {
-			continue
-		}
-		data, err := io.ReadAll(tr)
-		if err != nil || int64(len(data)) != hdr.Size {
-			return nil
-		}
-		got[orig] = prefetchedFile{data: data, info: conn.FileInfo{
-			Path: orig, Exists: true, Type: conn.TypeFile, Mode: fs.FileMode(hdr.Mode).Perm(),
-			UID: hdr.Uid, GID: hdr.Gid, Size: hdr.Size, SHA256: SHA256(data),
-		}}
 	}
 	h.prefetched = got
 	return nil

@@ -3,8 +3,14 @@ package main
 
 import (
 	"os"
+	"runtime/debug"
 )
 
 func main() {
+	// A run on hundreds of hosts holds many small live objects: collecting at 50% growth instead
+	// of 100% keeps the process small for a few percent of CPU (GOGC overrides it).
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(50)
+	}
 	os.Exit(Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
