@@ -131,9 +131,9 @@ locals {
   is_ips   = [for h in local.is_hosts : lookup(h.vars, "ip", h.address)]
   is_first = length(local.is_hosts) > 0 ? local.is_hosts[0].name : ""
   identity = var.is_home != null && length(local.is_hosts) > 0
+  depsync  = var.svn_url != null
   # Tasks switched off by a null input still type-check with this stand-in path.
   is_home = coalesce(var.is_home, "/nonexistent/wso2is")
-  depsync  = var.svn_url != null
 
   # Spark masters: 2 in the minimum HA pattern, never more than the nodes.
   spark_masters = min(2, length(local.an_hosts))
@@ -141,7 +141,7 @@ locals {
   # IS Analytics ships Ports/Offset 1: Carbon and Spark ports move with it, Hazelcast and CEP HA do not.
   an_offset = 1
 
-  files   = length(regexall("/", abspath(var.mysql_jar))) > 0 ? regex_replace(abspath(var.mysql_jar), "/[^/]*$", "") : "."
+  files   = regex_replace(abspath(var.mysql_jar), "/[^/]*$", "")
   an_pack = "${local.files}/${regex_replace(var.an_home, "^.*/", "")}.zip"
   is_pack = var.is_home == null ? "" : "${local.files}/${regex_replace(var.is_home, "^.*/", "")}.zip"
 
