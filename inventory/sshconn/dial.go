@@ -46,6 +46,41 @@ func (e *HostKeyError) Error() string {
 // knownHostsMu serialises appends to known_hosts files within this process.
 var knownHostsMu sync.Mutex
 
+// knownHostsCache keeps each parsed known_hosts file while it is unchanged: parsing it for every
+// host would cost O(N^2) key parses for N hosts.
+var knownHostsCache struct {
+	sync.Mutex
+	m map[string]knownHostsEntry
+}
+
+type knownHostsEntry struct {
+	cb   ssh.HostKeyCallback
+	mod  time.Time
+	size int64
+}
+
+// knownHosts returns the checking callback for file, parsing it only when it changed.
+func knownHosts(file string) (ssh.HostKeyCallback, error) {
+	st, err := os.Stat(file)
+	if err != nil {
+		return nil, err
+	}
+	knownHostsCache.Lock()
+	defer knownHostsCache.Unlock()
+	if e, ok := knownHostsCache.m[file]; ok && e.mod.Equal(st.ModTime()) && e.size == st.Size() {
+		return e.cb, nil
+	}
+	cb, err := knownhosts.New(file)
+	if err != nil {
+		return nil, err
+	}
+	if knownHostsCache.m == nil {
+		knownHostsCache.m = map[string]knownHostsEntry{}
+	}
+	knownHostsCache.m[file] = knownHostsEntry{cb, st.ModTime(), st.Size()}
+	return cb, nil
+}
+
 // hostKeyCallback checks keys against the known_hosts file under the policy.
 func hostKeyCallback(r *resolved, name string) ssh.HostKeyCallback {
 	return func(hostname string, remote net.Addr, key ssh.PublicKey) error {
@@ -63,7 +98,7 @@ func hostKeyCallback(r *resolved, name string) ssh.HostKeyCallback {
 			}
 			return appendKnownHost(file, hostname, key)
 		}
-		cb, err := knownhosts.New(file)
+		cb, err := knownHosts(file)
 		if err != nil {
 			return fmt.Errorf("known hosts: %w", err)
 		}
@@ -118,7 +153,7 @@ func knownAlgorithms(r *resolved, addr string) []string {
 	if r.HostKeyPolicy == Off {
 		return nil
 	}
-	cb, err := knownhosts.New(r.KnownHostsFile)
+	cb, err := knownHosts(r.KnownHostsFile)
 	if err != nil {
 		return nil
 	}
