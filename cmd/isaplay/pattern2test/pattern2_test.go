@@ -829,3 +829,52 @@ func TestPattern2Start(t *testing.T) {
 		}
 	}
 }
+
+// TestPattern2OptionalOff applies pattern2.hcl with every optional input left null (no IS
+// nodes, no deployment synchronizer, no symlink): those parts are skipped cleanly, the IS nodes
+// are not touched, and the analytics nodes get no depsync and no link.
+func TestPattern2OptionalOff(t *testing.T) {
+	e := setup(t)
+	vars, err := os.ReadFile(e.vars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	for _, line := range strings.Split(string(vars), "\n") {
+		name := strings.TrimSpace(strings.SplitN(line, "=", 2)[0])
+		switch name {
+		case "is_home", "is_db_user", "svnkit_jar", "trilead_jar", "svn_url", "svn_user", "an_symlink", "is_cluster_domain", "lb_host":
+			continue
+		}
+		kept = append(kept, line)
+	}
+	if err := os.WriteFile(e.vars, []byte(strings.Join(kept, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := e.run(t, "apply", "--yes")
+	if !regexp.MustCompile(`(?m)^Applied: \d+ changed, \d+ in sync, 0 known after apply, \d+ skipped, 0 failed, \d hosts\.$`).MatchString(out) {
+		t.Fatalf("apply:\n%s", out)
+	}
+	for _, ip := range e.is {
+		if ents, _ := os.ReadDir(e.rootOf(t, ip)); len(ents) != 0 {
+			t.Errorf("IS node %s was touched: %v", ip, ents)
+		}
+	}
+	c := map[string]string{"c": "http://wso2.org/projects/carbon/carbon.xml"}
+	for _, ip := range e.an {
+		e.checkXPaths(t, ip, c, []xpathCheck{
+			{anHome + "/repository/conf/carbon.xml", "/c:Server/c:DeploymentSynchronizer/c:Enabled", []string{"false"}},
+			{anHome + "/repository/conf/carbon.xml", "/c:Server/c:DeploymentSynchronizer/c:SvnUrl", []string{"http://svnrepo.example.com/repos/"}},
+		})
+		if _, err := os.Lstat(filepath.Join(e.rootOf(t, ip), "wso2/is-analytics")); err == nil {
+			t.Errorf("%s: the symlink was made", ip)
+		}
+		spark := string(e.nodeFile(t, ip, anHome+"/repository/conf/analytics/spark/spark-defaults.conf"))
+		if !strings.Contains(spark, "\n# carbon.das.symbolic.link ") {
+			t.Errorf("%s: carbon.das.symbolic.link is no longer commented", ip)
+		}
+	}
+	if again := e.run(t, "apply", "--yes"); !zeroChanges.MatchString(again) {
+		t.Errorf("second apply:\n%s", again)
+	}
+}
