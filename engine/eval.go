@@ -23,6 +23,7 @@ func evalCommon(t *Task, ctx *hcl.EvalContext) (commonArgs, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	if a, ok := t.common["when"]; ok {
 		v, d := evalAttr(a, cty.Bool, ctx)
+		v, _ = v.UnmarkDeep() // a condition on a secret is not itself secret
 		diags = append(diags, d...)
 		switch {
 		case d.HasErrors():
@@ -36,11 +37,13 @@ func evalCommon(t *Task, ctx *hcl.EvalContext) (commonArgs, hcl.Diagnostics) {
 	}
 	if a, ok := t.common["become"]; ok {
 		v, d := evalAttr(a, cty.Bool, ctx)
+		v, _ = v.UnmarkDeep()
 		diags = append(diags, d...)
 		c.become = !d.HasErrors() && v.IsKnown() && !v.IsNull() && v.True()
 	}
 	if a, ok := t.common["timeout"]; ok {
 		v, d := evalAttr(a, cty.String, ctx)
+		v, _ = v.UnmarkDeep()
 		diags = append(diags, d...)
 		if !d.HasErrors() && v.IsKnown() && !v.IsNull() {
 			dur, err := time.ParseDuration(v.AsString())
@@ -52,6 +55,7 @@ func evalCommon(t *Task, ctx *hcl.EvalContext) (commonArgs, hcl.Diagnostics) {
 	}
 	if a, ok := t.common["register"]; ok {
 		v, d := evalAttr(a, cty.String, ctx)
+		v, _ = v.UnmarkDeep()
 		diags = append(diags, d...)
 		if !d.HasErrors() && v.IsKnown() && !v.IsNull() {
 			if !hclIdent(v.AsString()) {

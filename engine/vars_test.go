@@ -145,3 +145,24 @@ play "p" {
 		t.Errorf("plan does not show the masked line:\n%s", out)
 	}
 }
+
+// A condition on a sensitive value works (it is not itself a secret).
+func TestWhenOnSensitiveValue(t *testing.T) {
+	f := newFixture(t, `
+variable "pw" {
+  type      = string
+  sensitive = true
+  default   = "secret-value-9"
+}
+play "p" {
+  hosts = "app"
+  task "append_line" "only with a password" {
+    path = "${host.vars.root}/f"
+    line = "x"
+    when = var.pw != ""
+  }
+}`, 1, engine.VarInputs{})
+	if p := f.plan(t); p.Summary.Change != 1 {
+		t.Fatalf("summary %+v", p.Summary)
+	}
+}
