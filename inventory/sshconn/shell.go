@@ -385,6 +385,9 @@ func (f *framer) until(marker []byte, w io.Writer) error {
 				return err
 			}
 			f.buf = f.buf[i+len(marker):]
+			if len(f.buf) == 0 {
+				f.buf = nil // let a large output's buffer go between commands
+			}
 			return nil
 		}
 		// Everything but a possible start of the marker at the end can go out now.
@@ -410,7 +413,7 @@ func (f *framer) until(marker []byte, w io.Writer) error {
 // fill reads more bytes into the buffer.
 func (f *framer) fill() error {
 	if f.tmp == nil {
-		f.tmp = make([]byte, 32*1024)
+		f.tmp = make([]byte, 8*1024) // one per stream and shell: hundreds of hosts add up
 	}
 	for {
 		n, err := f.r.Read(f.tmp)
