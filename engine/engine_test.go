@@ -125,6 +125,7 @@ func testRegistry() *engine.Registry {
 	r := engine.NewRegistry()
 	r.Register("append_line", appendLine{})
 	r.Register("mkdir", mkdir{})
+	r.Register("probe", probe{})
 	return r
 }
 
