@@ -97,12 +97,20 @@ func (h *Host) Redact(s string) string { return h.redactor.Redact(s) }
 // AddSecret makes s a secret for every output of this run.
 func (h *Host) AddSecret(s string) { h.redactor.Add(s) }
 
+// wrap names the host in an error, unless the connection already did.
+func (h *Host) wrap(err error) error {
+	if strings.HasPrefix(err.Error(), h.Name+": ") {
+		return err
+	}
+	return fmt.Errorf("%s: %w", h.Name, err)
+}
+
 // Run runs a command, as root when the task has become.
 func (h *Host) Run(ctx context.Context, c conn.Command) (conn.Result, error) {
 	c.Become = c.Become || h.Become
 	res, err := h.conn.Run(ctx, c)
 	if err != nil {
-		return res, fmt.Errorf("%s: %w", h.Name, err)
+		return res, h.wrap(err)
 	}
 	return res, nil
 }
@@ -132,7 +140,7 @@ func (h *Host) Stat(ctx context.Context, paths []string, hash bool) ([]conn.File
 	if len(ask) > 0 {
 		got, err := h.conn.Stat(ctx, ask, hash)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", h.Name, err)
+			return nil, h.wrap(err)
 		}
 		for j, fi := range got {
 			out[idx[j]] = fi
@@ -156,7 +164,7 @@ func (h *Host) ReadFile(ctx context.Context, p string) (conn.FileInfo, []byte, e
 	}
 	fi, data, err := h.conn.ReadFile(ctx, p, h.Become)
 	if err != nil {
-		return fi, nil, fmt.Errorf("%s: %w", h.Name, err)
+		return fi, nil, h.wrap(err)
 	}
 	return fi, data, nil
 }
@@ -168,7 +176,7 @@ func (h *Host) WriteFile(ctx context.Context, p string, data []byte, opts conn.W
 	}
 	opts.Become = opts.Become || h.Become
 	if err := h.conn.WriteFile(ctx, p, data, opts); err != nil {
-		return fmt.Errorf("%s: %w", h.Name, err)
+		return h.wrap(err)
 	}
 	return nil
 }
