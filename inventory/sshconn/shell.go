@@ -116,8 +116,13 @@ func (c *Conn) startShell(ctx context.Context, become bool) (*shell, error) {
 	if become && c.uid == 0 {
 		become = false
 	}
+	// Once sudo has asked for a password, later root shells give it at once.
+	if become && c.cfg.BecomePassword != "" && c.sudoNeedsPassword.Load() {
+		return c.openShell(ctx, become, true)
+	}
 	sh, err := c.openShell(ctx, become, false)
 	if err != nil && become && c.cfg.BecomePassword != "" && errors.Is(err, errSudoNeedsPassword) {
+		c.sudoNeedsPassword.Store(true)
 		sh, err = c.openShell(ctx, become, true)
 	}
 	return sh, err
@@ -199,10 +204,12 @@ func (c *Conn) openShell(ctx context.Context, become, withPassword bool) (*shell
 	if withPassword {
 		first = c.cfg.BecomePassword + "\n"
 	}
-	if _, err := io.WriteString(stdin, first); err != nil {
+	if _, err := io.WriteString(stdin, first); err != nil && withPassword {
 		sess.Close()
 		return nil, c.lostOr(ctx, fmt.Errorf("start shell: %w", err))
 	}
+	// (A HELLO that finds the session already gone, e.g. sudo -n refusing, is reported below
+	// from what the session said.)
 	banner := make(chan error, 1)
 	go func() {
 		if err := sh.out.until(sh.marker, io.Discard); err != nil {

@@ -36,10 +36,12 @@ type Conn struct {
 
 	pool shellPool
 
-	done     chan struct{} // closed when the connection ends
-	lostErr  atomic.Pointer[error]
-	closed   atomic.Bool
-	stopOnce sync.Once
+	done    chan struct{} // closed when the connection ends
+	lostErr atomic.Pointer[error]
+	closed  atomic.Bool
+	// sudoNeedsPassword is set once sudo -n refused for want of a password.
+	sudoNeedsPassword atomic.Bool
+	stopOnce          sync.Once
 	// Sessions counts every session ever opened (for tests and benchmarks).
 	sessions atomic.Int64
 }
