@@ -1,0 +1,203 @@
+#!/bin/sh
+# Benchmark: Pattern 2's analytics part (spec steps A to D, start_servers = false, no IS nodes)
+# applied to N analytics test nodes (plus the "mysql" node db1), for each N: `plan` on fresh
+# nodes, the first apply and a second (no-change) apply, each timed as a whole process with its
+# peak RSS, beside the bare SSH floor measured in the same run (sshfloor: all N analytics
+# connections opened in parallel and one `true` session on each). Every N gets fresh nodes, a
+# fresh MariaDB and a fresh svnserve; the packs are built once from the real WSO2 files.
+# Plan, no-change apply and floor are the minimum of BENCH_RUNS runs (default 3); the first
+# apply runs once (it is the only first apply there is).
+# Usage: testdata/bench/pattern2.sh [N...]   (default: 2 10 30). Needs root and `make deps`.
+set -eu
+cd "$(dirname "$0")/../.."
+repo=$(pwd)
+REF=${ISAPLAY_WSO2_REFERENCE:-$(cd .. && pwd)/shared/wso2-reference}
+runs=${BENCH_RUNS:-3}
+export PATH="$PATH:/usr/sbin:/usr/local/sbin"
+fail() { echo "pattern2 bench: $*" >&2; exit 1; }
+[ -f "$REF/repository/conf/carbon.xml" ] || fail "WSO2 reference files not found in $REF (set ISAPLAY_WSO2_REFERENCE)"
+[ "$(id -u)" -eq 0 ] || fail "run as root: the test nodes use mount namespaces"
+command -v /usr/bin/time >/dev/null 2>&1 || apt-get install -y -qq time >/dev/null
+
+work=$(mktemp -d /tmp/isaplay-bench-p2.XXXXXX)
+svn_pid="" cur=""
+teardown() { # the setup of one N
+	[ -n "$cur" ] || return 0
+	"$work/testcluster" down -dir "$cur/cluster" >/dev/null 2>&1 || true
+	sh testdata/mariadb/start.sh --stop "$cur/mariadb" >/dev/null 2>&1 || true
+	[ -n "$svn_pid" ] && kill "$svn_pid" 2>/dev/null || true
+	svn_pid="" cur=""
+}
+cleanup() {
+	status=$?
+	teardown
+	if [ -n "${BENCH_KEEP:-}" ]; then echo "kept $work (BENCH_KEEP)" >&2; else rm -rf "$work"; fi
+	exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+CGO_ENABLED=0 go build -o "$work/isaplay" ./cmd/isaplay
+go build -o "$work/testcluster" ./inventory/testcluster/cmd/testcluster
+go build -o "$work/sshfloor" ./inventory/testcluster/cmd/sshfloor
+go run ./cmd/isaplay/pattern2test/mkpacks -ref "$REF" -repo "$repo" -out "$work/files" >/dev/null
+
+rand() { od -An -N6 -tx1 /dev/urandom | tr -d ' \n'; }
+port() { echo $((20000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 20000)); }
+
+# setup N: test nodes db1 (group mysql) and an1..anN (group analytics), MariaDB, svnserve, vars.
+# Copied from testdata/demo/demo.sh, without the identity nodes.
+setup() {
+	n=$1
+	cur="$work/n$n"
+	mkdir -p "$cur"
+	"$work/testcluster" up -n $((n + 1)) -dir "$cur/cluster" >"$cur/nodes.txt"
+	set -- $(awk '$1 != "inventory:" && NF == 2 { print $2 }' "$cur/nodes.txt")
+	[ $# -eq $((n + 1)) ] || fail "expected $((n + 1)) nodes, got: $(cat "$cur/nodes.txt")"
+	{
+		echo "defaults {"
+		echo "  user          = \"root\""
+		echo "  identity_file = \"$cur/cluster/client_key\""
+		echo "  known_hosts   = \"$cur/cluster/known_hosts\""
+		echo "}"
+		i=0
+		for addr in "$@"; do
+			if [ $i -eq 0 ]; then name=db1 group=mysql; else name=an$i group=analytics; fi
+			echo "host \"$name\" {"
+			echo "  address = \"${addr%:*}\""
+			echo "  port    = ${addr##*:}"
+			echo "  groups  = [\"$group\"]"
+			echo "  vars    = { java_home = \"/usr/lib/jvm/default-java\" }"
+			echo "}"
+			i=$((i + 1))
+		done
+		echo "# IS nodes off: pattern2.hcl's identity plays run on no host."
+		echo "group \"identity\" {"
+		echo "  hosts = []"
+		echo "}"
+	} >"$cur/hosts.hcl"
+	shift # db1
+	an_addrs="" an_port=""
+	for addr in "$@"; do an_addrs="$an_addrs ${addr%:*}"; an_port=${addr##*:}; done
+
+	db_pass="bench-db-$(rand)"
+	for try in 1 2 3 4 5; do
+		if out=$(sh testdata/mariadb/start.sh "$cur/mariadb" "$(port)" "$db_pass" 2>"$cur/mariadb.err"); then break; fi
+		[ "$try" -lt 5 ] || { cat "$cur/mariadb.err" >&2; fail "MariaDB did not start"; }
+	done
+	eval "$out"
+
+	svn_pass="bench-svn-$(rand)"
+	mkdir -p "$cur/svn"
+	svnadmin create "$cur/svn/isan"
+	printf '[general]\nanon-access = none\nauth-access = write\npassword-db = passwd\nrealm = isaplay-bench\n' >"$cur/svn/isan/conf/svnserve.conf"
+	printf '[users]\nwso2 = %s\n' "$svn_pass" >"$cur/svn/isan/conf/passwd"
+	for try in 1 2 3 4 5; do
+		svn_port=$(port)
+		if svnserve -d --listen-host 127.0.0.1 --listen-port "$svn_port" -r "$cur/svn" --pid-file "$cur/svn/pid" 2>"$cur/svn.err"; then break; fi
+		[ "$try" -lt 5 ] || { cat "$cur/svn.err" >&2; fail "svnserve did not start"; }
+	done
+	i=0
+	until [ -s "$cur/svn/pid" ]; do i=$((i + 1)); [ $i -lt 100 ] || fail "svnserve did not start"; sleep 0.05; done
+	svn_pid=$(cat "$cur/svn/pid")
+
+	cat >"$cur/pattern2.vars.hcl" <<VARS
+an_home           = "/opt/wso2/wso2is-analytics-5.6.0"
+db_host           = "$MARIADB_HOST"
+db_port           = $MARIADB_PORT
+db_admin_user     = "$MARIADB_ADMIN_USER"
+an_db_user        = "wso2an"
+mysql_jar         = "$work/files/mysql-connector-java-5.1.47-bin.jar"
+svnkit_jar        = "$work/files/svnkit-all-1.8.7.wso2v1.jar"
+trilead_jar       = "$work/files/trilead-ssh2-1.0.0-build215.jar"
+svn_url           = "svn://127.0.0.1:$svn_port/isan/"
+svn_user          = "wso2"
+an_symlink        = "/opt/wso2/is-analytics"
+an_cluster_domain = "bench$n.analytics.domain"
+start_servers     = false
+VARS
+	export ISAPLAY_VAR_db_admin_password="$db_pass"
+	export ISAPLAY_VAR_an_db_password="an-$db_pass"
+	export ISAPLAY_VAR_admin_password="admin-$db_pass"
+	export ISAPLAY_VAR_svn_password="$svn_pass"
+	export ISAPLAY_STATE_DIR="$cur/state"
+}
+
+# timed NAME CMD...: runs isaplay CMD on the current setup with --verbose, output to $cur/NAME.out,
+# stderr (stats, time) to $cur/NAME.err; sets t (seconds), m (peak RSS KiB), rt, conns.
+timed() {
+	name=$1
+	shift
+	st=0
+	/usr/bin/time -o "$cur/$name.time" -f '%e %M' "$work/isaplay" "$@" "$repo/playbooks/pattern2.hcl" \
+		-i "$cur/hosts.hcl" --var-file "$cur/pattern2.vars.hcl" --host-key strict --verbose \
+		>"$cur/$name.out" 2>"$cur/$name.err" || st=$?
+	t=$(awk '{print $1}' "$cur/$name.time")
+	m=$(awk '{print $2}' "$cur/$name.time")
+	stats=$(grep '^stats:' "$cur/$name.err" || true)
+	conns=$(echo "$stats" | awk 'NF {print $2}')
+	rt=$(echo "$stats" | awk 'NF {print $(NF-4)}')
+	checks=$(echo "$stats" | awk 'NF {print $7}')
+	return $st
+}
+min() { tr ' ' '\n' | grep . | sort -g | head -n 1; }
+max() { tr ' ' '\n' | grep . | sort -g | tail -n 1; }
+ratio() { echo "$1 $2" | awk '{printf "%.2f", $1/$2}'; }
+# top NAME: the tasks that took longest (summed over hosts) in the JSON event stream NAME.out, and
+# the sum over tasks of their slowest host (the time the tasks themselves take, hosts in lockstep).
+top() {
+	grep '"elapsed_ms"' "$cur/$1.out" | sed -E 's/.*"play": *"([^"]*)".*"task": *"([^"]*)".*"elapsed_ms": *([0-9]+).*/\3 \1 \/ \2/' |
+		awk '{ms=$1; $1=""; sum[$0]+=ms; if (ms > mx[$0]) mx[$0]=ms; cnt[$0]++}
+		END {for (k in sum) {printf "%8d ms summed, %6d ms slowest host, %3d hosts:%s\n", sum[k], mx[k], cnt[k], k; cp+=mx[k]}
+			printf "%8d ms: tasks on their slowest host, summed over tasks\n", cp}' |
+		sort -rn | head -n "${BENCH_TOP:-8}"
+}
+
+hdr='%-4s %-8s %-7s %-6s %-9s %-6s %-9s %-6s %-7s %-6s %-7s %s\n'
+table=$(printf "$hdr" N floor_s plan_s ratio apply1_s ratio apply2_s ratio rss_MB conns checks rt/check_fresh,synced)
+for n in ${*:-2 10 30}; do
+	echo "== N=$n: setting up $((n + 1)) nodes, MariaDB, svnserve" >&2
+	setup "$n"
+	floors=""
+	k=0
+	while [ "$k" -lt "$runs" ]; do
+		floors="$floors $("$work/sshfloor" -key "$cur/cluster/client_key" -known-hosts "$cur/cluster/known_hosts" -port "$an_port" $an_addrs)"
+		k=$((k + 1))
+	done
+	plans="" rss=""
+	k=0
+	while [ "$k" -lt "$runs" ]; do
+		timed plan plan || { cat "$cur/plan.err" >&2; fail "plan of N=$n failed"; }
+		plans="$plans $t" rss="$rss $m"
+		k=$((k + 1))
+	done
+	c1=$conns rt1=$rt
+	timed apply1 apply --yes --format json || { tail -n 20 "$cur/apply1.err" "$cur/apply1.out" >&2; fail "first apply of N=$n failed"; }
+	a1=$t rss="$rss $m"
+	echo "-- N=$n first apply: slowest tasks" >&2
+	top apply1 >&2
+	a2s=""
+	k=0
+	while [ "$k" -lt "$runs" ]; do
+		timed apply2 apply --yes --format json || { tail -n 20 "$cur/apply2.err" >&2; fail "no-change apply of N=$n failed"; }
+		if grep -q '"status": *"change"' "$cur/apply2.out"; then fail "the no-change apply of N=$n changed something (see $cur/apply2.out)"; fi
+		a2s="$a2s $t" rss="$rss $m"
+		k=$((k + 1))
+	done
+	echo "-- N=$n no-change apply: $(head -n 1 "$cur/apply2.err")" >&2
+	st=0
+	timed plan2 plan --detailed-exitcode || st=$?
+	[ "$st" -ne 2 ] || fail "the plan after the applies of N=$n is not empty (see $cur/plan2.out)"
+	[ "$st" -eq 0 ] || { cat "$cur/plan2.err" >&2; fail "no-change plan of N=$n failed"; }
+	f=$(echo $floors | min) p=$(echo $plans | min) a2=$(echo $a2s | min) r=$(echo $rss | max)
+	row=$(printf "$hdr" "$n" "$f" "$p" "$(ratio "$p" "$f")" "$a1" "$(ratio "$a1" "$f")" "$a2" "$(ratio "$a2" "$f")" \
+		"$(echo "$r" | awk '{printf "%.1f", $1/1024}')" "$c1" "$checks" "$rt1,$rt")
+	echo "$row" >&2
+	table="$table
+$row"
+	teardown
+done
+echo "$table"
+echo "(floor: min of $runs sshfloor runs over the N analytics nodes; isaplay also connects to db1. plan_s: plan on fresh"
+echo " nodes, apply1_s: the first apply, apply2_s: the no-change apply, plan and apply2 min of $runs runs. rss: the largest"
+echo " peak RSS of all. conns, checks, round trips per check: plan --verbose on fresh nodes, then on the synced nodes)"
