@@ -3,7 +3,8 @@ package conn
 import "strings"
 
 // Quote returns s quoted for a POSIX shell so that the shell passes it on as exactly one word
-// with the same bytes. It is the one quoting function every remote command is built with.
+// with the same bytes. It is the one quoting function every remote command is built with. A
+// shell word cannot hold a NUL byte: the SSH connection refuses scripts that contain one.
 func Quote(s string) string {
 	if s == "" {
 		return "''"
