@@ -73,6 +73,15 @@ func baseFunctions(dir string, cf *ControllerFiles) map[string]function.Function
 func runFunctions(dir string, inv *inventory.Inventory, cf *ControllerFiles) map[string]function.Function {
 	fns := baseFunctions(dir, cf)
 	fns["group_hosts"] = groupHostsFunc(inv)
+	fns["has_group"] = function.New(&function.Spec{
+		Description: "Whether the inventory has a group of this name (for optional parts of a playbook).",
+		Params:      []function.Parameter{{Name: "group", Type: cty.String}},
+		Type:        function.StaticReturnType(cty.Bool),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			_, ok := inv.Groups[args[0].AsString()]
+			return cty.BoolVal(ok), nil
+		},
+	})
 	return fns
 }
 

@@ -698,6 +698,14 @@ func (r *runner) execute(ctx context.Context, t *Task, hs *hostState, playHosts 
 		}
 		return diags
 	}
+	common, diags := evalCommon(t, evalCtx)
+	if diags.HasErrors() {
+		if r.mode == modeValidate {
+			r.addDiags(diags)
+			return nil
+		}
+		return diags
+	}
 	whenOK, whenKnown, diags := r.includeWhen(t, hs, playHosts)
 	if diags.HasErrors() {
 		if r.mode == modeValidate {
@@ -709,23 +717,23 @@ func (r *runner) execute(ctx context.Context, t *Task, hs *hostState, playHosts 
 	if r.mode != modeValidate {
 		if !whenKnown {
 			e.Status, e.Reason = StatusUnknown, "condition known after apply"
+			r.register(t, hs, common.register, cty.DynamicVal)
 			return nil
 		}
 		if !whenOK {
 			e.Status, e.Reason = StatusSkipped, "the include's condition is false"
+			r.register(t, hs, common.register, skippedResult)
 			return nil
 		}
-	}
-	common, diags := evalCommon(t, evalCtx)
-	if diags.HasErrors() {
-		if r.mode == modeValidate {
-			r.addDiags(diags)
-			return nil
-		}
-		return diags
 	}
 	if r.mode == modeValidate {
-		// Every argument is checked on every host, whatever its condition.
+		// Arguments are checked on every host where the task may run: a condition known to be
+		// false (an optional part switched off by a null input) skips them.
+		if (!whenOK && whenKnown) || (!common.whenUnknown && !common.when) {
+			e.Status = StatusSkipped
+			r.register(t, hs, common.register, cty.DynamicVal)
+			return nil
+		}
 		args, diags := evalArgs(t, evalCtx, r.cfg.Redactor, r.cfg.Files)
 		if v, ok := t.mod.(Validator); ok && !diags.HasErrors() && args.whollyKnown() {
 			diags = append(diags, v.Validate(args)...)
@@ -742,6 +750,7 @@ func (r *runner) execute(ctx context.Context, t *Task, hs *hostState, playHosts 
 	}
 	if !common.when {
 		e.Status, e.Reason = StatusSkipped, "condition is false"
+		r.register(t, hs, common.register, skippedResult)
 		return nil
 	}
 	args, diags := evalArgs(t, evalCtx, r.cfg.Redactor, r.cfg.Files)
@@ -880,6 +889,9 @@ func redactChange(c *Change, r *Redactor) {
 		c.Details[i] = r.Redact(d)
 	}
 }
+
+// skippedResult is what later tasks read of a task skipped by its condition.
+var skippedResult = cty.ObjectVal(map[string]cty.Value{"changed": cty.False, "skipped": cty.True})
 
 // resultOf is what later tasks read of a task: the module's result plus `changed`.
 func resultOf(c *Change, changed bool) cty.Value {

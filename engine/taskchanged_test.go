@@ -60,3 +60,34 @@ play "start" {
 		}
 	}
 }
+
+// A skipped task registers {changed = false, skipped = true}; validate does not check the
+// arguments of a task whose condition is known false; has_group tells optional groups apart.
+func TestSkippedTasksAndOptionalParts(t *testing.T) {
+	f := newFixture(t, `
+variable "extra" {
+  type    = string
+  default = null
+}
+play "p" {
+  hosts = "app"
+  task "append_line" "optional" {
+    path     = var.extra
+    line     = "x"
+    when     = var.extra != null && has_group("app") && !has_group("nope")
+    register = "opt"
+  }
+  task "append_line" "after" {
+    path = "${host.vars.root}/f"
+    line = "skipped=${result.opt.skipped}"
+  }
+}`, 1, engine.VarInputs{})
+	if diags := engine.Validate(context.Background(), f.config()); diags.HasErrors() {
+		t.Fatalf("validate checked a switched-off task: %s", diags)
+	}
+	p := f.plan(t)
+	out := f.render(t, p, false)
+	if !strings.Contains(out, "+skipped=true") || !strings.Contains(out, ". p / optional (append_line): skipped") {
+		t.Errorf("plan:\n%s", out)
+	}
+}
