@@ -201,7 +201,7 @@ type result struct {
 // plan), inventory and variables. Secrets come from the environment.
 func (e *env) exec(args ...string) result {
 	full := append([]string{}, args...)
-	if (args[0] == "plan" || args[0] == "apply") && !strings.HasSuffix(args[len(args)-1], ".plan") {
+	if args[0] == "plan" || (args[0] == "apply" && !strings.HasSuffix(args[len(args)-1], ".plan")) {
 		full = append(full, filepath.Join(e.repo, "playbooks/pattern2.hcl"))
 	}
 	if args[0] == "plan" || args[0] == "apply" {
