@@ -474,7 +474,17 @@ func (s *spec) plan(h *engine.Host, st *state) (*engine.Change, error) {
 		sc := &s.schemas[i]
 		_, dbExists := st.dbs[sc.DB]
 		if _, ok := creating[sc.DB]; !dbExists && !ok {
-			return nil, fmt.Errorf("schema %s: database %s does not exist and no database block creates it", sc.Path, sc.DB)
+			if !h.IsPlanning() {
+				return nil, fmt.Errorf("schema %s: database %s does not exist and no database block creates it", sc.Path, sc.DB)
+			}
+			// While planning, an earlier task (on another host) may create it: the load is only
+			// known after apply, where this check runs again on the live server.
+			unknown = append(unknown, fmt.Sprintf("schema %s into %s: database %s does not exist yet (an earlier task may create it); known after apply", sc.Path, sc.DB, sc.DB))
+			details = append(details, fmt.Sprintf("-- load %s into %s once it exists", sc.Path, quoteIdent(sc.DB)))
+			loads = append(loads, path.Base(sc.Path)+" into "+sc.DB)
+			anyNew = true
+			steps = append(steps, step{Load: sc, Shown: "load " + sc.Path})
+			continue
 		}
 		if sc.Absent {
 			unknown = append(unknown, fmt.Sprintf("schema %s into %s: the script is not on %s yet; what it loads is known after apply", sc.Path, sc.DB, h.Name))

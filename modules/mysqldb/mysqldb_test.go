@@ -656,3 +656,20 @@ func TestRevertInALaterProcess(t *testing.T) {
 		t.Error("laterdb survived the revert")
 	}
 }
+
+// A schema into a database that an earlier task (on another host) creates plans as known after
+// apply; at apply time, with the database still missing, it is an error.
+func TestSchemaIntoADatabaseCreatedElsewhere(t *testing.T) {
+	args := engine.NewArgs(Name, conn(nil), schema("created_elsewhere", filepath.Join(wso2ref.Dir(t), "dbscripts", "mysql.sql"), nil))
+	h := newHost(t)
+	c, err := Module{}.Check(context.Background(), h.Planning(), args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(c.Unknown, "does not exist yet") {
+		t.Errorf("plan: %s %q unknown %q", c.Action, c.Summary, c.Unknown)
+	}
+	if _, err := (Module{}).Check(context.Background(), h, args); err == nil || !strings.Contains(err.Error(), "no database block creates it") {
+		t.Errorf("apply-time check: %v", err)
+	}
+}
