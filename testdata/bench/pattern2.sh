@@ -129,11 +129,12 @@ timed() {
 	name=$1
 	shift
 	st=0
-	/usr/bin/time -o "$cur/$name.time" -f '%e %M' "$work/isaplay" "$@" "$repo/playbooks/pattern2.hcl" \
+	/usr/bin/time -o "$cur/$name.time" -f '%e %M %U %S' "$work/isaplay" "$@" "$repo/playbooks/pattern2.hcl" \
 		-i "$cur/hosts.hcl" --var-file "$cur/pattern2.vars.hcl" --host-key strict --verbose \
 		>"$cur/$name.out" 2>"$cur/$name.err" || st=$?
 	t=$(awk '{print $1}' "$cur/$name.time")
 	m=$(awk '{print $2}' "$cur/$name.time")
+	cpu=$(awk '{print $3 + $4}' "$cur/$name.time")
 	stats=$(grep '^stats:' "$cur/$name.err" || true)
 	conns=$(echo "$stats" | awk 'NF {print $2}')
 	rt=$(echo "$stats" | awk 'NF {print $(NF-4)}')
@@ -149,7 +150,7 @@ top() {
 	grep '"elapsed_ms"' "$cur/$1.out" | sed -E 's/.*"play": *"([^"]*)".*"task": *"([^"]*)".*"elapsed_ms": *([0-9]+).*/\3 \1 \/ \2/' |
 		awk '{ms=$1; $1=""; sum[$0]+=ms; if (ms > mx[$0]) mx[$0]=ms; cnt[$0]++}
 		END {for (k in sum) {printf "%8d ms summed, %6d ms slowest host, %3d hosts:%s\n", sum[k], mx[k], cnt[k], k; cp+=mx[k]}
-			printf "%8d ms: tasks on their slowest host, summed over tasks\n", cp}' |
+			printf "%8d ms: every task on its slowest host, summed over tasks\n", cp > "/dev/stderr"}' 2>&1 |
 		sort -rn | head -n "${BENCH_TOP:-8}"
 }
 
@@ -174,17 +175,18 @@ for n in ${*:-2 10 30}; do
 	c1=$conns rt1=$rt
 	timed apply1 apply --yes --format json || { tail -n 20 "$cur/apply1.err" "$cur/apply1.out" >&2; fail "first apply of N=$n failed"; }
 	a1=$t rss="$rss $m"
-	echo "-- N=$n first apply: slowest tasks" >&2
+	echo "-- N=$n first apply: $t s wall, isaplay's own CPU $cpu s; $(grep -c '"status":"change"' "$cur/apply1.out") task-host changes; slowest tasks:" >&2
 	top apply1 >&2
 	a2s=""
 	k=0
 	while [ "$k" -lt "$runs" ]; do
 		timed apply2 apply --yes --format json || { tail -n 20 "$cur/apply2.err" >&2; fail "no-change apply of N=$n failed"; }
 		if grep -q '"status": *"change"' "$cur/apply2.out"; then fail "the no-change apply of N=$n changed something (see $cur/apply2.out)"; fi
-		a2s="$a2s $t" rss="$rss $m"
+		a2s="$a2s $t" rss="$rss $m" a2cpu="${a2cpu:-} $cpu"
 		k=$((k + 1))
 	done
-	echo "-- N=$n no-change apply: $(head -n 1 "$cur/apply2.err")" >&2
+	echo "-- N=$n no-change apply: $(head -n 1 "$cur/apply2.err") (isaplay's own CPU: $a2cpu s)" >&2
+	a2cpu=""
 	st=0
 	timed plan2 plan --detailed-exitcode || st=$?
 	[ "$st" -ne 2 ] || fail "the plan after the applies of N=$n is not empty (see $cur/plan2.out)"
