@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
-	"strings"
 
 	"github.com/agext/levenshtein"
 	"github.com/hashicorp/hcl/v2"
@@ -391,4 +390,3 @@ func (pb *Playbook) Task(id string) *Task {
 	return nil
 }
 
-var _ = strings.TrimSpace

@@ -784,7 +784,7 @@ func (r *runner) execute(ctx context.Context, t *Task, hs *hostState, playHosts 
 	taskHost.Become = common.become || hs.inv.Become
 	c, err := t.mod.Check(ctx, &taskHost, args)
 	if err != nil {
-		return wrapTaskErr(err)
+		return err
 	}
 	redactChange(c, r.cfg.Redactor)
 	e.Change = c
@@ -827,7 +827,7 @@ func (r *runner) execute(ctx context.Context, t *Task, hs *hostState, playHosts 
 		}
 	}
 	if applyErr != nil {
-		return wrapTaskErr(applyErr)
+		return applyErr
 	}
 	e.Status = StatusChange
 	r.register(t, hs, common.register, resultOf(c, true))
@@ -873,13 +873,6 @@ func errorText(err error) string {
 	return err.Error()
 }
 
-func wrapTaskErr(err error) error {
-	var ae *ArgError
-	if errors.As(err, &ae) {
-		return err
-	}
-	return err
-}
 
 func redactChange(c *Change, r *Redactor) {
 	c.Summary = r.Redact(c.Summary)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -340,4 +339,3 @@ func indentBlock(s, indent string) string {
 	return strings.Join(lines, "\n")
 }
 
-var _ = context.Background

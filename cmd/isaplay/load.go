@@ -6,7 +6,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/hashicorp/hcl/v2"
 	"github.com/isaplay/isaplay/engine"
 	"github.com/isaplay/isaplay/inventory"
 	"github.com/isaplay/isaplay/inventory/conn"
@@ -132,4 +131,3 @@ func (g *globals) connect(ctx context.Context, h *inventory.Host) (conn.Conn, er
 	}
 }
 
-var _ hcl.Diagnostics

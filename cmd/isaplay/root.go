@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"sync"
 
 	"github.com/hashicorp/hcl/v2"
@@ -165,4 +164,3 @@ func (g *globals) stateDirectory() string {
 	return ".isaplay"
 }
 
-var _ = strings.TrimSpace

@@ -90,7 +90,6 @@ func (l *Conn) Stat(ctx context.Context, paths []string, hash bool) ([]conn.File
 	out := make([]conn.FileInfo, len(paths))
 	for i, p := range paths {
 		fi, err := stat(p)
-		fi.Path = p
 		if err != nil {
 			return nil, err
 		}
