@@ -389,4 +389,3 @@ func (pb *Playbook) Task(id string) *Task {
 	}
 	return nil
 }
-

@@ -873,7 +873,6 @@ func errorText(err error) string {
 	return err.Error()
 }
 
-
 func redactChange(c *Change, r *Redactor) {
 	c.Summary = r.Redact(c.Summary)
 	c.Diff = r.Redact(c.Diff)

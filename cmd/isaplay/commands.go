@@ -338,4 +338,3 @@ func indentBlock(s, indent string) string {
 	}
 	return strings.Join(lines, "\n")
 }
-

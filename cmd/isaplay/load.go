@@ -130,4 +130,3 @@ func (g *globals) connect(ctx context.Context, h *inventory.Host) (conn.Conn, er
 		return nil, fmt.Errorf("%s: unknown connection %q", h.Name, h.Connection)
 	}
 }
-

@@ -163,4 +163,3 @@ func (g *globals) stateDirectory() string {
 	}
 	return ".isaplay"
 }
-
