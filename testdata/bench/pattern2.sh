@@ -8,6 +8,8 @@
 # Plan, no-change apply and floor are the minimum of BENCH_RUNS runs (default 3); the first
 # apply runs once (it is the only first apply there is).
 # Usage: testdata/bench/pattern2.sh [N...]   (default: 2 10 30). Needs root and `make deps`.
+# BENCH_RUNS (default 3), BENCH_TOP (slowest tasks listed, default 8), BENCH_KEEP (keep the work
+# directory with every command's output), ISAPLAY (a prebuilt binary).
 set -eu
 cd "$(dirname "$0")/../.."
 repo=$(pwd)
@@ -37,7 +39,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-CGO_ENABLED=0 go build -o "$work/isaplay" ./cmd/isaplay
+# ISAPLAY=path benchmarks that binary instead of one built from this checkout.
+if [ -n "${ISAPLAY:-}" ]; then cp "$ISAPLAY" "$work/isaplay"; else CGO_ENABLED=0 go build -o "$work/isaplay" ./cmd/isaplay; fi
 go build -o "$work/testcluster" ./inventory/testcluster/cmd/testcluster
 go build -o "$work/sshfloor" ./inventory/testcluster/cmd/sshfloor
 go run ./cmd/isaplay/pattern2test/mkpacks -ref "$REF" -repo "$repo" -out "$work/files" >/dev/null
