@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,12 +18,14 @@ import (
 // --out, apply of the saved plan, runs, isaplay rollback, and an apply that fails (a broken SQL
 // script in the IS pack) and rolls itself back. The canary must appear in no stdout or stderr,
 // no journal or state file, not in the saved plan, and not in any command line the nodes' sshd
-// received (each node logs $SSH_ORIGINAL_COMMAND through a ForceCommand wrapper).
+// received: each node's ForceCommand wrapper logs $SSH_ORIGINAL_COMMAND and copies the session's
+// standard input, and every script sent to the framed shells on it is checked too (file data on
+// that input legitimately holds the passwords: it is what is written into the config files).
 func TestCanary(t *testing.T) {
 	dir := t.TempDir()
 	os.Chmod(dir, 0o755)
 	repo := repoRoot(t)
-	wrapper, err := os.ReadFile(filepath.Join(repo, "testdata/cluster/logcmd.sh"))
+	wrapper, err := os.ReadFile("testdata/logcmd-stdin.sh")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +36,11 @@ func TestCanary(t *testing.T) {
 	if err := os.WriteFile(cmdLog, nil, 0o666); err != nil {
 		t.Fatal(err)
 	}
-	e := setup(t, dir, "ForceCommand "+filepath.Join(dir, "logcmd.sh")+" "+cmdLog)
+	inputs := filepath.Join(dir, "inputs")
+	if err := os.Mkdir(inputs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e := setup(t, dir, "ForceCommand "+filepath.Join(dir, "logcmd.sh")+" "+cmdLog+" "+inputs)
 
 	var outputs []result
 	run := func(wantErr bool, args ...string) result {
@@ -103,13 +110,70 @@ func TestCanary(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Count(string(cmds), "\n")
-	t.Logf("%d commands logged by the nodes' sshd, %d bytes of journal and state, plan file %d bytes", lines, len(state), len(plan))
+	t.Logf("%d lines of commands logged by the nodes' sshd (the framed shell's loop script is multi-line), %d bytes of journal and state, plan file %d bytes", lines, len(state), len(plan))
 	if lines < 10 {
 		t.Fatalf("only %d commands logged; is the ForceCommand wrapper active?\n%s", lines, cmds)
 	}
-	for what, text := range map[string]string{"saved plan": string(plan), "journal and state": state, "sshd command log": string(cmds)} {
+	scripts, data := shellInputs(t, inputs)
+	t.Logf("%d scripts sent to the framed shells (%d bytes); %d bytes of file data on their standard input", strings.Count(scripts, "\n"), len(scripts), len(data))
+	if !strings.Contains(scripts, "mkdir") {
+		t.Fatalf("the framed shells' scripts were not captured:\n%.2000s", scripts)
+	}
+	// The configuration files isaplay writes must hold the passwords: they travel as file data on
+	// standard input, never in a script.
+	if !strings.Contains(data, canary) {
+		t.Error("the canary is not in the data written to the hosts; the capture proves nothing")
+	}
+	for what, text := range map[string]string{"saved plan": string(plan), "journal and state": state,
+		"sshd command log": string(cmds), "framed shell scripts": scripts} {
 		if strings.Contains(text, canary) {
 			t.Errorf("%s shows the canary", what)
 		}
 	}
+}
+
+// shellInputs parses the standard input every framed shell received (the protocol of
+// inventory/sshconn/shell.go: a "HELLO <marker>" line, then per command a line
+// "<n> <how> <script>" followed by n bytes of standard input) into the scripts, one per line,
+// and the standard input data.
+func shellInputs(t *testing.T, dir string) (scripts, data string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s, d strings.Builder
+	framed := 0
+	defer func() { t.Logf("%d SSH sessions' input captured, %d of them framed shells", len(entries), framed) }()
+	for _, en := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, en.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := string(b)
+		if !strings.HasPrefix(in, "HELLO ") {
+			s.WriteString(in) // not a framed shell: all of it counts as script
+			continue
+		}
+		framed++
+		_, in, _ = strings.Cut(in, "\n")
+		for in != "" {
+			line, rest, ok := strings.Cut(in, "\n")
+			if !ok {
+				t.Fatalf("%s: truncated command line %q", en.Name(), line)
+			}
+			nStr, script, _ := strings.Cut(line, " ")
+			n, err := strconv.Atoi(nStr)
+			if err != nil || n > len(rest) {
+				t.Fatalf("%s: bad command line %.200q", en.Name(), line)
+			}
+			s.WriteString(script + "\n")
+			if n > 0 {
+				d.WriteString(rest[:n])
+				rest = rest[n:]
+			}
+			in = rest
+		}
+	}
+	return s.String(), d.String()
 }
