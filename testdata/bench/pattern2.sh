@@ -150,10 +150,10 @@ ratio() { echo "$1 $2" | awk '{printf "%.2f", $1/$2}'; }
 # top NAME: the tasks that took longest (summed over hosts) in the JSON event stream NAME.out, and
 # the sum over tasks of their slowest host (the time the tasks themselves take, hosts in lockstep).
 top() {
-	grep '"elapsed_ms"' "$cur/$1.out" | sed -E 's/.*"play": *"([^"]*)".*"task": *"([^"]*)".*"elapsed_ms": *([0-9]+).*/\3 \1 \/ \2/' |
-		awk '{ms=$1; $1=""; sum[$0]+=ms; if (ms > mx[$0]) mx[$0]=ms; cnt[$0]++}
-		END {for (k in sum) {printf "%8d ms summed, %6d ms slowest host, %3d hosts:%s\n", sum[k], mx[k], cnt[k], k; cp+=mx[k]}
-			printf "%8d ms: every task on its slowest host, summed over tasks\n", cp > "/dev/stderr"}' 2>&1 |
+	grep '"elapsed_ms"' "$cur/$1.out" | sed -E 's/.*"play": *"([^"]*)".*"task": *"([^"]*)".*"elapsed_ms": *([0-9]+).*/\3 \1 \/ \2/' >"$cur/$1.tasks"
+	awk '{ms=$1; $1=""; if (ms > mx[$0]) mx[$0]=ms} END {for (k in mx) cp+=mx[k]; printf "%8d ms: every task on its slowest host, summed over tasks\n", cp}' "$cur/$1.tasks"
+	awk '{ms=$1; $1=""; sum[$0]+=ms; if (ms > mx[$0]) mx[$0]=ms; cnt[$0]++}
+		END {for (k in sum) printf "%8d ms summed, %6d ms slowest host, %3d hosts:%s\n", sum[k], mx[k], cnt[k], k}' "$cur/$1.tasks" |
 		sort -rn | head -n "${BENCH_TOP:-8}"
 }
 
