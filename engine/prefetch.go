@@ -15,17 +15,17 @@ import (
 // prefetchLimit bounds the bytes one host's read-ahead may bring.
 const prefetchLimit = 64 << 20
 
-// prefetch reads the given regular files of a host in one round trip (a path given n times is
-// kept for n reads, then freed), as one tar stream, for a
-// plan: Check then finds them without a round trip of its own. Missing files, links and
-// anything tar cannot read are left out (Check reads those itself), so the read-ahead can only
-// save time, never change what a plan sees.
+// prefetch reads the given regular files of a host in one round trip, as one tar stream, before
+// a play: Check then finds them without a round trip of its own (a path given n times is kept
+// for n reads, then freed). During apply, forget drops what a change may have altered. Missing
+// files, links and anything tar cannot read are left out (Check reads those itself), so the
+// read-ahead can only save time, never change what a Check sees.
 func (h *Host) prefetch(ctx context.Context, paths []string) error {
 	var want []string
 	byName := map[string]string{}
 	readers := map[string]int{}
 	for _, p := range paths {
-		if p == "" || !h.IsPlanning() {
+		if p == "" {
 			continue
 		}
 		readers[p]++
@@ -96,4 +96,26 @@ func (l *limited) Write(p []byte) (int, error) {
 	}
 	l.n -= len(p)
 	return l.w.Write(p)
+}
+
+// forget drops read-ahead files a change may have altered: the paths of its effects (and
+// anything below them), or everything when its effects are not declared (a command, a start).
+func (h *Host) forget(effects []Effect) {
+	if len(h.prefetched) == 0 {
+		return
+	}
+	if len(effects) == 0 {
+		clear(h.prefetched)
+		return
+	}
+	for p := range h.prefetched {
+		cp := path.Clean(p)
+		for _, e := range effects {
+			ep := path.Clean(e.Path)
+			if cp == ep || strings.HasPrefix(cp, ep+"/") {
+				delete(h.prefetched, p)
+				break
+			}
+		}
+	}
 }

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -64,5 +65,18 @@ play "p" {
 		if !strings.Contains(out, want) {
 			t.Errorf("plan lacks %q:\n%s", want, out)
 		}
+	}
+	// Apply reads ahead too, and forgets a file once a change writes it: the third task must
+	// see what the first one wrote (or its digest would differ from the reviewed plan's).
+	cfg.Reviewed = p
+	cc.reads.Store(0)
+	if _, err := engine.ApplyRun(context.Background(), cfg); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(f.dir, "n1/a.conf")); string(got) != "x = 0\nx = 1\nz = 3\n" {
+		t.Errorf("a.conf = %q", got)
+	}
+	if n := cc.reads.Load(); n != 1 {
+		t.Errorf("apply read %d files itself, want 1 (a.conf again after task a changed it)", n)
 	}
 }

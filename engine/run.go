@@ -283,6 +283,7 @@ func objectOf(m map[string]cty.Value) cty.Value {
 }
 
 func (r *runner) run(ctx context.Context) (*Plan, error) {
+	r.connectAll(ctx)
 	for pi, pl := range r.cfg.Playbook.Plays {
 		if err := ctx.Err(); err != nil {
 			r.addErr(err)
@@ -373,6 +374,37 @@ func (r *runner) event(ev Event) {
 	if r.cfg.Events != nil {
 		r.cfg.Events(ev)
 	}
+}
+
+// connectAll opens, in parallel, the connection of every host the plays will run on, so that a
+// later play does not wait for its handshakes. A failure is kept and reported by the host's
+// first task.
+func (r *runner) connectAll(ctx context.Context) {
+	if r.mode == modeValidate {
+		return
+	}
+	seen := map[*hostState]bool{}
+	var all []*hostState
+	for _, pl := range r.cfg.Playbook.Plays {
+		if !r.playSelected(pl) {
+			continue
+		}
+		hosts, diags := r.resolveHosts(pl.Hosts, "hosts")
+		if diags.HasErrors() {
+			continue
+		}
+		for _, hs := range hosts {
+			if !seen[hs] && r.limited(hs) {
+				seen[hs] = true
+				all = append(all, hs)
+			}
+		}
+	}
+	p := pool.New().WithMaxGoroutines(r.cfg.Forks)
+	for _, hs := range all {
+		p.Go(func() { r.connect(ctx, hs) })
+	}
+	p.Wait()
 }
 
 // playContext is the evaluation context without a host: var, local and functions.
@@ -611,7 +643,7 @@ func (r *runner) runOnHost(ctx context.Context, pi int, t *Task, hs *hostState, 
 	e := &Entry{Play: t.Play.Name, Task: t.Name, Module: t.Module, Host: hs.inv.Name, playIdx: pi, taskIdx: t.Index, hostIdx: hs.idx}
 	start := time.Now()
 	r.event(Event{Kind: "task_start", Play: t.Play.Name, Task: t.Name, Host: hs.inv.Name})
-	if t.Index == 0 && r.mode == modePlan {
+	if t.Index == 0 && r.mode != modeValidate {
 		r.prefetchPlay(ctx, t.Play, hs, playHosts)
 	}
 	err := r.executeSafely(ctx, t, hs, playHosts, e)
@@ -821,6 +853,7 @@ func (r *runner) execute(ctx context.Context, t *Task, hs *hostState, playHosts 
 		}
 	}
 	applyErr := t.mod.Apply(ctx, &taskHost, c)
+	hs.plan.forget(c.Effects)
 	if r.cfg.Journal != nil {
 		if err := r.cfg.Journal.Done(rec, applyErr); err != nil && applyErr == nil {
 			applyErr = fmt.Errorf("journal: %w", err)
