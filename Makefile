@@ -26,6 +26,7 @@ demo: deps build
 
 bench: deps build
 	sh testdata/bench/bench.sh
+	ISAPLAY=$(abspath $(BIN)) sh testdata/bench/pattern2.sh
 
 lint:
 	gofmt -l . | (! grep .)
