@@ -103,6 +103,8 @@ type hostState struct {
 	hostIdx int
 	// status is what each task did on this host, by name and by "play/name".
 	status map[string]Status
+	// scopes caches the evaluation contexts of component scopes (see scopeContext).
+	scopes map[*scope]scopeCtx
 }
 
 func (hs *hostState) setStatus(t *Task, st Status) {
@@ -998,6 +1000,46 @@ func (r *runner) scopeContext(sc *scope, hs *hostState, playHosts []*hostState) 
 	if sc == nil || sc.parent == nil {
 		return r.hostContext(hs, playHosts), nil
 	}
+	// A component's inputs and locals are evaluated once per host for as long as no result was
+	// registered since (they may read results) and the host keeps its place in the play.
+	r.resMu.RLock()
+	version := r.resVersion
+	r.resMu.RUnlock()
+	index := indexOf(hs, playHosts)
+	hs.mu.Lock()
+	cached, ok := hs.scopes[sc]
+	hs.mu.Unlock()
+	if ok && cached.version == version && cached.index == index {
+		return cached.ctx, nil
+	}
+	ctx, diags := r.buildScopeContext(sc, hs, playHosts)
+	if !diags.HasErrors() {
+		hs.mu.Lock()
+		if hs.scopes == nil {
+			hs.scopes = map[*scope]scopeCtx{}
+		}
+		hs.scopes[sc] = scopeCtx{ctx: ctx, version: version, index: index}
+		hs.mu.Unlock()
+	}
+	return ctx, diags
+}
+
+type scopeCtx struct {
+	ctx     *hcl.EvalContext
+	version int
+	index   int
+}
+
+func indexOf(hs *hostState, hosts []*hostState) int {
+	for i, h := range hosts {
+		if h == hs {
+			return i
+		}
+	}
+	return -1
+}
+
+func (r *runner) buildScopeContext(sc *scope, hs *hostState, playHosts []*hostState) (*hcl.EvalContext, hcl.Diagnostics) {
 	parent, diags := r.scopeContext(sc.parent, hs, playHosts)
 	if diags.HasErrors() {
 		return nil, diags
