@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/isaplay/isaplay/modules/wso2ref"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -24,27 +25,6 @@ import (
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
-
-// refDir returns the WSO2 reference folder: $ISAPLAY_WSO2_REFERENCE, else shared/wso2-reference
-// next to the repository, found walking up. The test fails when there is none.
-func refDir(t testing.TB) string {
-	t.Helper()
-	if d := os.Getenv("ISAPLAY_WSO2_REFERENCE"); d != "" {
-		return d
-	}
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for d := wd; ; d = filepath.Dir(d) {
-		if st, err := os.Stat(filepath.Join(d, "shared", "wso2-reference")); err == nil && st.IsDir() {
-			return filepath.Join(d, "shared", "wso2-reference")
-		}
-		if filepath.Dir(d) == d {
-			t.Fatal("WSO2 reference files not found: set ISAPLAY_WSO2_REFERENCE or put them in <repo>/../shared/wso2-reference")
-		}
-	}
-}
 
 // The Maven filter tokens the pack build replaces in the source blobs (SOURCES.md,
 // filter.properties of analytics-is v5.6.0 and the IS 5.6.0 values).
@@ -98,7 +78,7 @@ func pairs() []pair {
 // load reads a pair's files (from the read-only folder) with the tokens replaced in the pristine one.
 func (p pair) load(t testing.TB) (pristine, configured []byte) {
 	t.Helper()
-	ref := refDir(t)
+	ref := wso2ref.Dir(t)
 	pr, err := os.ReadFile(filepath.Join(ref, p.pristine))
 	if err != nil {
 		t.Fatal(err)
@@ -389,7 +369,7 @@ func TestTree(t *testing.T) {
 		files = append(files, placed{p.product, configured})
 	}
 	// Files only the configured tree has: the node id, a dashboard setting, a driver jar.
-	ref := filepath.Join(refDir(t), "reference-configured-k8s-5.6.0.1", "is-analytics-1")
+	ref := filepath.Join(wso2ref.Dir(t), "reference-configured-k8s-5.6.0.1", "is-analytics-1")
 	for _, rel := range []string{"conf/analytics/my-node-id.dat", "deployment/server/jaggeryapps/portal/configs/designer.json"} {
 		data, err := os.ReadFile(filepath.Join(ref, rel))
 		if err != nil {
@@ -400,7 +380,7 @@ func TestTree(t *testing.T) {
 	}
 	// A changed script is written whole; the secret it now holds keeps its content out of the
 	// playbook (read with file() instead).
-	script, err := os.ReadFile(filepath.Join(refDir(t), "bin", "load-spark-env-vars.sh"))
+	script, err := os.ReadFile(filepath.Join(wso2ref.Dir(t), "bin", "load-spark-env-vars.sh"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/isaplay/isaplay/engine"
 	"github.com/isaplay/isaplay/modules/internal/modtest"
-	"github.com/isaplay/isaplay/modules/internal/wso2ref"
+	"github.com/isaplay/isaplay/modules/wso2ref"
 	"github.com/zclconf/go-cty/cty"
 )
 

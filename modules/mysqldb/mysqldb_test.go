@@ -15,9 +15,9 @@ import (
 	"github.com/go-sql-driver/mysql"
 	"github.com/isaplay/isaplay/engine"
 	"github.com/isaplay/isaplay/inventory/local"
-	"github.com/isaplay/isaplay/modules/internal/wso2ref"
 	"github.com/isaplay/isaplay/modules/mysqldb/dbconn"
 	"github.com/isaplay/isaplay/modules/mysqldb/mariadbtest"
+	"github.com/isaplay/isaplay/modules/wso2ref"
 	"github.com/zclconf/go-cty/cty"
 )
 

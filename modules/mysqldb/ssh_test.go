@@ -11,7 +11,7 @@ import (
 	"github.com/isaplay/isaplay/engine"
 	"github.com/isaplay/isaplay/inventory/sshconn"
 	"github.com/isaplay/isaplay/inventory/testcluster"
-	"github.com/isaplay/isaplay/modules/internal/wso2ref"
+	"github.com/isaplay/isaplay/modules/wso2ref"
 	"github.com/zclconf/go-cty/cty"
 )
 

@@ -13,9 +13,9 @@ import (
 
 	"github.com/isaplay/isaplay/engine"
 	"github.com/isaplay/isaplay/inventory/local"
-	"github.com/isaplay/isaplay/modules/internal/wso2ref"
 	"github.com/isaplay/isaplay/modules/service"
 	"github.com/isaplay/isaplay/modules/waitlog"
+	"github.com/isaplay/isaplay/modules/wso2ref"
 	"github.com/zclconf/go-cty/cty"
 )
 

@@ -14,32 +14,6 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/xml/golden")
 
-// refDir finds the real WSO2 files: $ISAPLAY_WSO2_REFERENCE, else shared/wso2-reference next
-// to the repository root. A test that needs them fails when they are missing.
-func refDir(t testing.TB) string {
-	t.Helper()
-	if d := os.Getenv("ISAPLAY_WSO2_REFERENCE"); d != "" {
-		if _, err := os.Stat(d); err != nil {
-			t.Fatalf("ISAPLAY_WSO2_REFERENCE=%s: %v", d, err)
-		}
-		return d
-	}
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for d := wd; ; d = filepath.Dir(d) {
-		for _, c := range []string{filepath.Join(d, "shared", "wso2-reference"), filepath.Join(d, "..", "shared", "wso2-reference")} {
-			if fi, err := os.Stat(c); err == nil && fi.IsDir() {
-				return c
-			}
-		}
-		if filepath.Dir(d) == d {
-			t.Fatalf("the WSO2 reference files were not found: set ISAPLAY_WSO2_REFERENCE")
-		}
-	}
-}
-
 // repoTestdata returns <repo>/testdata/xml.
 func repoTestdata(t testing.TB) string {
 	t.Helper()

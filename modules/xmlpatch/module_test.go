@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/xml"
 	"errors"
+	"github.com/isaplay/isaplay/modules/wso2ref"
 	"io"
 	"os"
 	"path/filepath"
@@ -20,7 +21,7 @@ import (
 // TestErrors: a wrong match count, a failed assert or a bad fragment fails the plan with an
 // error naming the file, the XPath and how many nodes matched; assert never prints a secret.
 func TestErrors(t *testing.T) {
-	ref := refDir(t)
+	ref := wso2ref.Dir(t)
 	conf := func(f string) string { return filepath.Join(ref, "repository/conf", f) }
 	ds := "/datasources-configuration/datasources/datasource"
 	cases := []struct {
@@ -132,7 +133,7 @@ func hclTask(t *testing.T, path, src string) *engine.Args {
 // TestSourceOrderAcrossTypes: operations apply in the order written, across block types; each
 // sees what the previous one left.
 func TestSourceOrderAcrossTypes(t *testing.T) {
-	p := copyFile(t, filepath.Join(refDir(t), "repository/conf/datasources/master-datasources.xml"), 0o644)
+	p := copyFile(t, filepath.Join(wso2ref.Dir(t), "repository/conf/datasources/master-datasources.xml"), 0o644)
 	ds := "/datasources-configuration/datasources/datasource"
 	src := `task "xml_patch" "order" {
   set_text {
@@ -200,7 +201,7 @@ func TestSourceOrderAcrossTypes(t *testing.T) {
 // TestEnsureUpdatesInPlace: re-running ensure with changed values edits only the changed lines
 // of the existing element and never duplicates it.
 func TestEnsureUpdatesInPlace(t *testing.T) {
-	p := copyFile(t, filepath.Join(refDir(t), "repository/conf/datasources/master-datasources.xml"), 0o644)
+	p := copyFile(t, filepath.Join(wso2ref.Dir(t), "repository/conf/datasources/master-datasources.xml"), 0o644)
 	ds := "/datasources-configuration/datasources/datasource"
 	h := newHost(t)
 	ensure := func(frag string) *engine.Args {
@@ -254,7 +255,7 @@ func TestEnsureUpdatesInPlace(t *testing.T) {
 // (self-closing tags expanded, CRLF in comments and attribute layout lost, quotes normalised),
 // while xmldoc writes it back byte for byte.
 func TestDOMRoundTripIsNotEnough(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join(refDir(t), "repository/conf/axis2/axis2.xml"))
+	raw, err := os.ReadFile(filepath.Join(wso2ref.Dir(t), "repository/conf/axis2/axis2.xml"))
 	if err != nil {
 		t.Fatal(err)
 	}

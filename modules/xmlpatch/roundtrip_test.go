@@ -2,6 +2,7 @@ package xmlpatch
 
 import (
 	"context"
+	"github.com/isaplay/isaplay/modules/wso2ref"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -35,7 +36,7 @@ func (c *countingConn) Run(ctx context.Context, cmd conn.Command) (conn.Result, 
 // TestCheckIsOneRoundTrip: planning a task with many operations reads the file once and does
 // nothing else on the host.
 func TestCheckIsOneRoundTrip(t *testing.T) {
-	p := copyFile(t, filepath.Join(refDir(t), "repository/conf/axis2/axis2.xml"), 0o644)
+	p := copyFile(t, filepath.Join(wso2ref.Dir(t), "repository/conf/axis2/axis2.xml"), 0o644)
 	cc := &countingConn{Conn: local.New()}
 	h := engine.NewHost("n1", cc, "run1", t.TempDir(), nil)
 	var blocks []*engine.Args

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/isaplay/isaplay/modules/wso2ref"
 	"os"
 	"path/filepath"
 	"strings"
@@ -295,7 +296,7 @@ func steps() []step {
 }
 
 func TestSteps(t *testing.T) {
-	ref := refDir(t)
+	ref := wso2ref.Dir(t)
 	for _, st := range steps() {
 		t.Run(st.name, func(t *testing.T) {
 			ctx := context.Background()

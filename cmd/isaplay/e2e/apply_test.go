@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/isaplay/isaplay/modules/wso2ref"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -17,7 +18,7 @@ import (
 // new node id and driver (owned by the login user, root), the removed shard allocation.
 func edited(t testing.TB, before tree, i int, address string) (tree, map[string]string) {
 	t.Helper()
-	ref := referenceDir(t)
+	ref := wso2ref.Dir(t)
 	read := func(rel string) string {
 		b, err := os.ReadFile(filepath.Join(ref, rel))
 		if err != nil {

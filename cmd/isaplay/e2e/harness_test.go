@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/isaplay/isaplay/cmd/isaplay/clitest"
+	"github.com/isaplay/isaplay/modules/wso2ref"
 	"io"
 	"io/fs"
 	"os"
@@ -28,29 +30,7 @@ import (
 // isaplayBin is the real isaplay binary, built once by TestMain.
 var isaplayBin string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "isaplay-e2e-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e:", err)
-		os.Exit(1)
-	}
-	isaplayBin = filepath.Join(dir, "isaplay")
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: the go command is needed to build isaplay:", err)
-		os.Exit(1)
-	}
-	build := exec.Command(gobin, "build", "-o", isaplayBin, "github.com/isaplay/isaplay/cmd/isaplay")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: building isaplay:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { clitest.Main(m, &isaplayBin) }
 
 // anHome is the IS Analytics home on every node.
 const anHome = "/opt/wso2/wso2is-analytics-5.6.0"
@@ -91,7 +71,7 @@ TID: [-1234] [] [2026-11-25 02:10:09,310] ERROR {org.apache.catalina.core.Standa
 // Node i's log says it started unless failed is true.
 func seedProduct(t testing.TB, root string, failed bool) {
 	t.Helper()
-	ref := referenceDir(t)
+	ref := wso2ref.Dir(t)
 	write := func(rel string, data []byte, mode os.FileMode) {
 		p := filepath.Join(root, rel)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -714,34 +694,6 @@ func (s *stand) status(runID string) string {
 		}
 	}
 	return st
-}
-
-// referenceDir returns the real WSO2 files: $ISAPLAY_WSO2_REFERENCE, else the first
-// shared/wso2-reference found walking up from the working directory. The test fails (never
-// skips) when there is none. (modules/internal/wso2ref does the same but is internal to modules/.)
-func referenceDir(t testing.TB) string {
-	t.Helper()
-	if d := os.Getenv("ISAPLAY_WSO2_REFERENCE"); d != "" {
-		if st, err := os.Stat(d); err != nil || !st.IsDir() {
-			t.Fatalf("ISAPLAY_WSO2_REFERENCE=%s is not a directory", d)
-		}
-		return d
-	}
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for d := wd; ; d = filepath.Dir(d) {
-		cand := filepath.Join(d, "shared", "wso2-reference")
-		if st, err := os.Stat(cand); err == nil && st.IsDir() {
-			return cand
-		}
-		if filepath.Dir(d) == d {
-			break
-		}
-	}
-	t.Fatalf("WSO2 reference files not found: set ISAPLAY_WSO2_REFERENCE or put them in <repo>/../shared/wso2-reference")
-	return ""
 }
 
 // jarBytes returns a small but real jar (a zip with a manifest and a class entry).

@@ -2,6 +2,8 @@ package pattern2test
 
 import (
 	"fmt"
+	"github.com/isaplay/isaplay/cmd/isaplay/clitest"
+	"github.com/isaplay/isaplay/modules/wso2ref"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -18,9 +20,9 @@ import (
 // everything the run made.
 func TestPattern1(t *testing.T) {
 	dir := t.TempDir()
-	repo := repoRoot(t)
+	repo := clitest.RepoRoot(t)
 	files := filepath.Join(dir, "files")
-	if err := BuildFiles(referenceDir(t), repo, files); err != nil {
+	if err := BuildFiles(wso2ref.Dir(t), repo, files); err != nil {
 		t.Fatal(err)
 	}
 	db := mariadbtest.Start(t)

@@ -6,6 +6,8 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	"github.com/isaplay/isaplay/cmd/isaplay/clitest"
+	"github.com/isaplay/isaplay/modules/wso2ref"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -26,24 +28,7 @@ import (
 // isaplayBin is the real isaplay binary, built once by TestMain.
 var isaplayBin string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "isaplay-pattern2-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "pattern2test:", err)
-		os.Exit(1)
-	}
-	isaplayBin = filepath.Join(dir, "isaplay")
-	build := exec.Command("go", "build", "-o", isaplayBin, "github.com/isaplay/isaplay/cmd/isaplay")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "pattern2test: building isaplay:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { clitest.Main(m, &isaplayBin) }
 
 const (
 	anHome = "/opt/wso2/" + AnalyticsDir
@@ -59,41 +44,6 @@ const (
 	svnPass   = "canary-svn-Pw4"
 )
 
-// referenceDir finds the real WSO2 files: $ISAPLAY_WSO2_REFERENCE, else shared/wso2-reference
-// beside a directory above the working directory. The test fails without them.
-func referenceDir(t *testing.T) string {
-	t.Helper()
-	if d := os.Getenv("ISAPLAY_WSO2_REFERENCE"); d != "" {
-		return d
-	}
-	wd, _ := os.Getwd()
-	for d := wd; ; d = filepath.Dir(d) {
-		cand := filepath.Join(d, "shared", "wso2-reference")
-		if st, err := os.Stat(cand); err == nil && st.IsDir() {
-			return cand
-		}
-		if filepath.Dir(d) == d {
-			break
-		}
-	}
-	t.Fatal("WSO2 reference files not found: set ISAPLAY_WSO2_REFERENCE or put them in <repo>/../shared/wso2-reference")
-	return ""
-}
-
-// repoRoot is the isaplay checkout (the directory holding go.mod).
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	wd, _ := os.Getwd()
-	for d := wd; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d
-		}
-		if filepath.Dir(d) == d {
-			t.Fatal("go.mod not found above " + wd)
-		}
-	}
-}
-
 // env is the pattern-2 test environment: nodes, database, svnserve and the variables file.
 type env struct {
 	repo, dir, inventory, vars string
@@ -108,8 +58,8 @@ type env struct {
 
 func setup(t *testing.T) *env {
 	t.Helper()
-	e := &env{repo: repoRoot(t), dir: t.TempDir()}
-	ref := referenceDir(t)
+	e := &env{repo: clitest.RepoRoot(t), dir: t.TempDir()}
+	ref := wso2ref.Dir(t)
 	files := filepath.Join(e.dir, "files")
 	if err := BuildFiles(ref, e.repo, files); err != nil {
 		t.Fatal(err)
@@ -127,7 +77,7 @@ func setup(t *testing.T) *env {
 			e.is = append(e.is, e.cluster.Nodes[i].Address)
 		}
 	}
-	e.svnURL = startSvn(t, filepath.Join(e.dir, "svn"))
+	e.svnURL = clitest.StartSvn(t, filepath.Join(e.dir, "svn"), svnPass)
 	e.vars = filepath.Join(e.dir, "pattern2.vars.hcl")
 	vars := fmt.Sprintf(`an_home           = %q
 is_home           = %q
@@ -152,57 +102,6 @@ start_servers     = false
 		t.Fatal(err)
 	}
 	return e
-}
-
-// startSvn starts a real svnserve with a repository that needs a password, stopped at the end.
-func startSvn(t *testing.T, dir string) string {
-	t.Helper()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("svnadmin", "create", filepath.Join(dir, "isan")).CombinedOutput(); err != nil {
-		t.Fatalf("svnadmin: %v: %s (make deps installs subversion)", err, out)
-	}
-	conf := "[general]\nanon-access = none\nauth-access = write\npassword-db = passwd\nrealm = isaplay\n"
-	if err := os.WriteFile(filepath.Join(dir, "isan/conf/svnserve.conf"), []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "isan/conf/passwd"), []byte("[users]\nwso2 = "+svnPass+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	// svnserve picks no free port itself: try a few.
-	for try := 0; try < 20; try++ {
-		port := 20000 + (os.Getpid()*7+try*131)%20000
-		cmd := exec.Command("svnserve", "--foreground", "-d", "--listen-host", "127.0.0.1", "--listen-port", fmt.Sprint(port), "-r", dir)
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		// Ready when svn info reaches it (an authentication refusal proves it listens).
-		url := fmt.Sprintf("svn://127.0.0.1:%d/isan/", port)
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			select {
-			case <-done:
-				goto next
-			default:
-			}
-			out, _ := exec.Command("svn", "info", "--non-interactive", "--no-auth-cache", "--username", "wso2", "--password", svnPass, url).CombinedOutput()
-			if strings.Contains(string(out), "Repository Root") {
-				t.Cleanup(func() { cmd.Process.Kill(); <-done })
-				return url
-			}
-			if time.Now().After(deadline) {
-				cmd.Process.Kill()
-				t.Fatalf("svnserve on %d not ready: %s", port, out)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	next:
-	}
-	t.Fatal("svnserve: no free port")
-	return ""
 }
 
 // run runs isaplay with the pattern-2 playbook, inventory and variables; secrets come from the
@@ -573,7 +472,7 @@ var changedLines = map[string][2]int{
 }
 
 func (e *env) checkUnchanged(t *testing.T) {
-	ref := referenceDir(t)
+	ref := wso2ref.Dir(t)
 	standin := filepath.Join(e.repo, "testdata/standin/wso2server.sh")
 	an, err := AnalyticsFiles(ref, standin)
 	if err != nil {

@@ -2,6 +2,7 @@ package reviewtest
 
 import (
 	"fmt"
+	"github.com/isaplay/isaplay/cmd/isaplay/clitest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,7 +19,7 @@ func TestBundleOffline(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Fatal("TestBundleOffline needs root (unshare --net and the test nodes' mount namespaces)")
 	}
-	repo := repoRoot(t)
+	repo := clitest.RepoRoot(t)
 	dir, err := os.MkdirTemp("", "isaplay-bundle-")
 	if err != nil {
 		t.Fatal(err)

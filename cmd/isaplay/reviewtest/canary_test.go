@@ -1,6 +1,8 @@
 package reviewtest
 
 import (
+	"github.com/isaplay/isaplay/cmd/isaplay/clitest"
+	"github.com/isaplay/isaplay/modules/wso2ref"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,7 +26,7 @@ import (
 func TestCanary(t *testing.T) {
 	dir := t.TempDir()
 	os.Chmod(dir, 0o755)
-	repo := repoRoot(t)
+	repo := clitest.RepoRoot(t)
 	wrapper, err := os.ReadFile("testdata/logcmd-stdin.sh")
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +82,7 @@ func TestCanary(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(broken, "consent/mysql.sql"), []byte("CREATE TABLE broken (;\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	is := pattern2test.IdentityFiles(referenceDir(t), filepath.Join(repo, "testdata/standin/wso2server.sh"), broken)
+	is := pattern2test.IdentityFiles(wso2ref.Dir(t), filepath.Join(repo, "testdata/standin/wso2server.sh"), broken)
 	if err := pattern2test.WriteZip(filepath.Join(dir, "files", pattern2test.IdentityDir+".zip"), pattern2test.IdentityDir, is); err != nil {
 		t.Fatal(err)
 	}

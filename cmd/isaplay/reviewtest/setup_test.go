@@ -6,13 +6,14 @@ package reviewtest
 
 import (
 	"fmt"
+	"github.com/isaplay/isaplay/cmd/isaplay/clitest"
+	"github.com/isaplay/isaplay/modules/wso2ref"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/isaplay/isaplay/cmd/isaplay/pattern2test"
 	"github.com/isaplay/isaplay/inventory/testcluster"
@@ -22,24 +23,7 @@ import (
 // isaplayBin is the real isaplay binary, built once by TestMain.
 var isaplayBin string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "isaplay-reviewtest-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "reviewtest:", err)
-		os.Exit(1)
-	}
-	isaplayBin = filepath.Join(dir, "isaplay")
-	build := exec.Command("go", "build", "-o", isaplayBin, "github.com/isaplay/isaplay/cmd/isaplay")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "reviewtest: building isaplay:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { clitest.Main(m, &isaplayBin) }
 
 const (
 	anHome = "/opt/wso2/" + pattern2test.AnalyticsDir
@@ -57,41 +41,6 @@ var (
 	svnPass   = canary + "-svn"
 )
 
-// referenceDir finds the real WSO2 files: $ISAPLAY_WSO2_REFERENCE, else shared/wso2-reference
-// beside a directory above the working directory. The test fails without them.
-func referenceDir(t *testing.T) string {
-	t.Helper()
-	if d := os.Getenv("ISAPLAY_WSO2_REFERENCE"); d != "" {
-		return d
-	}
-	wd, _ := os.Getwd()
-	for d := wd; ; d = filepath.Dir(d) {
-		cand := filepath.Join(d, "shared", "wso2-reference")
-		if st, err := os.Stat(cand); err == nil && st.IsDir() {
-			return cand
-		}
-		if filepath.Dir(d) == d {
-			break
-		}
-	}
-	t.Fatal("WSO2 reference files not found: set ISAPLAY_WSO2_REFERENCE or put them in <repo>/../shared/wso2-reference")
-	return ""
-}
-
-// repoRoot is the isaplay checkout (the directory holding go.mod).
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	wd, _ := os.Getwd()
-	for d := wd; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d
-		}
-		if filepath.Dir(d) == d {
-			t.Fatal("go.mod not found above " + wd)
-		}
-	}
-}
-
 // env is the pattern-2 test environment: nodes, database, svnserve and the variables file.
 type env struct {
 	repo, dir, inventory, vars string
@@ -104,9 +53,9 @@ type env struct {
 // svnserve, and writes the variables file.
 func setup(t *testing.T, dir, sshdConfig string) *env {
 	t.Helper()
-	e := &env{repo: repoRoot(t), dir: dir}
+	e := &env{repo: clitest.RepoRoot(t), dir: dir}
 	files := filepath.Join(e.dir, "files")
-	if err := pattern2test.BuildFiles(referenceDir(t), e.repo, files); err != nil {
+	if err := pattern2test.BuildFiles(wso2ref.Dir(t), e.repo, files); err != nil {
 		t.Fatal(err)
 	}
 	e.db = mariadbtest.Start(t)
@@ -114,7 +63,7 @@ func setup(t *testing.T, dir, sshdConfig string) *env {
 	e.cluster = testcluster.New(t, testcluster.Options{N: len(groups), Dir: filepath.Join(e.dir, "cluster"),
 		Groups: func(i int) []string { return []string{groups[i]} }, SSHDConfig: sshdConfig})
 	e.inventory = e.cluster.Inventory
-	e.svnURL = startSvn(t, filepath.Join(e.dir, "svn"))
+	e.svnURL = clitest.StartSvn(t, filepath.Join(e.dir, "svn"), svnPass)
 	e.vars = filepath.Join(e.dir, "pattern2.vars.hcl")
 	vars := fmt.Sprintf(`an_home           = %q
 is_home           = %q
@@ -139,55 +88,6 @@ start_servers     = false
 		t.Fatal(err)
 	}
 	return e
-}
-
-// startSvn starts a real svnserve with a repository that needs a password, stopped at the end.
-func startSvn(t *testing.T, dir string) string {
-	t.Helper()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("svnadmin", "create", filepath.Join(dir, "isan")).CombinedOutput(); err != nil {
-		t.Fatalf("svnadmin: %v: %s (make deps installs subversion)", err, out)
-	}
-	conf := "[general]\nanon-access = none\nauth-access = write\npassword-db = passwd\nrealm = isaplay\n"
-	if err := os.WriteFile(filepath.Join(dir, "isan/conf/svnserve.conf"), []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "isan/conf/passwd"), []byte("[users]\nwso2 = "+svnPass+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	for try := 0; try < 20; try++ {
-		port := 20000 + (os.Getpid()*11+try*137)%20000
-		cmd := exec.Command("svnserve", "--foreground", "-d", "--listen-host", "127.0.0.1", "--listen-port", fmt.Sprint(port), "-r", dir)
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		url := fmt.Sprintf("svn://127.0.0.1:%d/isan/", port)
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			select {
-			case <-done:
-				goto next
-			default:
-			}
-			out, _ := exec.Command("svn", "info", "--non-interactive", "--no-auth-cache", "--username", "wso2", "--password", svnPass, url).CombinedOutput()
-			if strings.Contains(string(out), "Repository Root") {
-				t.Cleanup(func() { cmd.Process.Kill(); <-done })
-				return url
-			}
-			if time.Now().After(deadline) {
-				cmd.Process.Kill()
-				t.Fatalf("svnserve on %d not ready: %s", port, out)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	next:
-	}
-	t.Fatal("svnserve: no free port")
-	return ""
 }
 
 // result is one isaplay run's separate stdout and stderr.

@@ -22,11 +22,11 @@ import (
 	"github.com/isaplay/isaplay/modules/file"
 	"github.com/isaplay/isaplay/modules/fileabsent"
 	"github.com/isaplay/isaplay/modules/internal/modtest"
-	"github.com/isaplay/isaplay/modules/internal/wso2ref"
 	"github.com/isaplay/isaplay/modules/jarcopy"
 	"github.com/isaplay/isaplay/modules/lineinfile"
 	"github.com/isaplay/isaplay/modules/properties"
 	"github.com/isaplay/isaplay/modules/unarchive"
+	"github.com/isaplay/isaplay/modules/wso2ref"
 )
 
 const top = "wso2is-analytics-5.6.0"

@@ -14,7 +14,7 @@ import (
 	"github.com/isaplay/isaplay/inventory/conn"
 	"github.com/isaplay/isaplay/inventory/sshconn"
 	"github.com/isaplay/isaplay/inventory/testcluster"
-	"github.com/isaplay/isaplay/modules/internal/wso2ref"
+	"github.com/isaplay/isaplay/modules/wso2ref"
 )
 
 // TestThroughSSH runs the fresh-node install on a real sshd node (its own /opt): the pack is

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/isaplay/isaplay/modules/internal/wso2ref"
+	"github.com/isaplay/isaplay/modules/wso2ref"
 )
 
 func TestSplit(t *testing.T) {

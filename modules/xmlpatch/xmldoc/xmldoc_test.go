@@ -2,30 +2,12 @@ package xmldoc
 
 import (
 	"bytes"
+	"github.com/isaplay/isaplay/modules/wso2ref"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
-
-// refDir finds the real WSO2 files ($ISAPLAY_WSO2_REFERENCE, else shared/wso2-reference beside
-// the repository); a test that needs them fails when they are missing.
-func refDir(t testing.TB) string {
-	t.Helper()
-	if d := os.Getenv("ISAPLAY_WSO2_REFERENCE"); d != "" {
-		return d
-	}
-	wd, _ := os.Getwd()
-	for d := wd; filepath.Dir(d) != d; d = filepath.Dir(d) {
-		for _, c := range []string{filepath.Join(d, "shared", "wso2-reference"), filepath.Join(d, "..", "shared", "wso2-reference")} {
-			if fi, err := os.Stat(c); err == nil && fi.IsDir() {
-				return c
-			}
-		}
-	}
-	t.Fatal("the WSO2 reference files were not found: set ISAPLAY_WSO2_REFERENCE")
-	return ""
-}
 
 func mustParse(t testing.TB, s string) *Document {
 	t.Helper()
@@ -39,7 +21,7 @@ func mustParse(t testing.TB, s string) *Document {
 // TestRoundTripReference: every real file parses and is written back byte for byte.
 func TestRoundTripReference(t *testing.T) {
 	n := 0
-	err := filepath.Walk(refDir(t), func(p string, fi os.FileInfo, err error) error {
+	err := filepath.Walk(wso2ref.Dir(t), func(p string, fi os.FileInfo, err error) error {
 		if err != nil || fi.IsDir() || !strings.HasSuffix(p, ".xml") {
 			return err
 		}
