@@ -2,8 +2,10 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"runtime/debug"
+	"runtime/pprof"
 )
 
 func main() {
@@ -17,5 +19,24 @@ func main() {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(80 << 20)
 	}
-	os.Exit(Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(run())
+}
+
+// run is main without os.Exit, so that a CPU profile asked for by ISAPLAY_CPUPROFILE (a file
+// name; for benchmarks) is written before the process ends.
+func run() int {
+	if f := os.Getenv("ISAPLAY_CPUPROFILE"); f != "" {
+		out, err := os.Create(f)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "isaplay: cpu profile: %v\n", err)
+			return 1
+		}
+		defer out.Close()
+		if err := pprof.StartCPUProfile(out); err != nil {
+			fmt.Fprintf(os.Stderr, "isaplay: cpu profile: %v\n", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
+	}
+	return Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 }

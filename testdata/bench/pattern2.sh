@@ -9,7 +9,8 @@
 # apply runs once (it is the only first apply there is).
 # Usage: testdata/bench/pattern2.sh [N...]   (default: 2 10 30). Needs root and `make deps`.
 # BENCH_RUNS (default 3), BENCH_TOP (slowest tasks listed, default 8), BENCH_KEEP (keep the work
-# directory with every command's output), ISAPLAY (a prebuilt binary).
+# directory with every command's output), BENCH_PROFILE (with BENCH_KEEP: a CPU profile of each
+# isaplay run beside its output, NAME.pprof), ISAPLAY (a prebuilt binary).
 set -eu
 cd "$(dirname "$0")/../.."
 repo=$(pwd)
@@ -132,6 +133,7 @@ timed() {
 	name=$1
 	shift
 	st=0
+	[ -z "${BENCH_PROFILE:-}" ] || export ISAPLAY_CPUPROFILE="$cur/$name.pprof"
 	/usr/bin/time -o "$cur/$name.time" -f '%e %M %U %S' "$work/isaplay" "$@" "$repo/playbooks/pattern2.hcl" \
 		-i "$cur/hosts.hcl" --var-file "$cur/pattern2.vars.hcl" --host-key strict --verbose \
 		>"$cur/$name.out" 2>"$cur/$name.err" || st=$?
