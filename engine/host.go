@@ -237,7 +237,8 @@ func (h *Host) NewFileUndo(before conn.FileInfo, newSHA string) FileUndo {
 }
 
 // SaveBackup copies the original file to its backup location (mode 0700 directory), keeping
-// mode and owner. It is done by Apply before it writes; repeating it is harmless.
+// mode and owner; repeating it is harmless. A module that rewrites the file passes the backup
+// to WriteFile instead (conn.WriteOptions.Backup), which keeps it in the same round trip.
 func (h *Host) SaveBackup(ctx context.Context, u FileUndo) error {
 	if u.Backup == "" {
 		return nil

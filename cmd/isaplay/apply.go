@@ -109,6 +109,7 @@ func (g *globals) apply(parent context.Context, path string, f applyFlags) error
 	cfg := g.config(l, runID, conns)
 	plan, err := engine.PlanRun(ctx, cfg)
 	if plan != nil {
+		g.stats(conns, plan)
 		if rerr := g.render(plan, false); rerr != nil {
 			return rerr
 		}
@@ -152,6 +153,7 @@ func (g *globals) apply(parent context.Context, path string, f applyFlags) error
 	cfg.Lock = true
 	result, applyErr := engine.ApplyRun(ctx, cfg)
 	if result != nil {
+		g.stats(conns, result)
 		g.say("")
 		if rerr := g.render(result, true); rerr != nil {
 			return rerr

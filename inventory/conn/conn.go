@@ -98,4 +98,13 @@ type WriteOptions struct {
 	UID, GID int
 	// Become writes as root through sudo.
 	Become bool
+	// Backup, when set, is where the regular file found at the path is first copied (bytes,
+	// mode and owner), in the same round trip, unless a file is already there; missing
+	// directories up to it are created mode 0700. Nothing is copied when the path holds no
+	// regular file. A failed copy fails the write before the path is touched.
+	Backup string
+	// SHA256, when set, is the hex digest the written bytes must have on the host: the
+	// temporary file is checked before the rename, and a mismatch fails the write with the
+	// path untouched.
+	SHA256 string
 }

@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"os"
@@ -129,6 +130,11 @@ func (l *Conn) WriteFile(ctx context.Context, path string, data []byte, opts con
 		mode = 0o644
 	}
 	path = abs(path)
+	if opts.Backup != "" {
+		if err := backup(path, abs(opts.Backup)); err != nil {
+			return fmt.Errorf("local: write %s: backup: %w", path, err)
+		}
+	}
 	f, err := os.CreateTemp(filepath.Dir(path), ".isaplay-tmp-*")
 	if err != nil {
 		return fmt.Errorf("local: write %s: %w", path, err)
@@ -144,6 +150,19 @@ func (l *Conn) WriteFile(ctx context.Context, path string, data []byte, opts con
 	}
 	if err := f.Sync(); err != nil {
 		return fail(err)
+	}
+	if opts.SHA256 != "" {
+		// Read back what reached the disk, as the SSH connection does with sha256sum.
+		h := sha256.New()
+		if _, err := f.Seek(0, 0); err != nil {
+			return fail(err)
+		}
+		if _, err := io.Copy(h, f); err != nil {
+			return fail(err)
+		}
+		if got := hex.EncodeToString(h.Sum(nil)); got != opts.SHA256 {
+			return fail(fmt.Errorf("sha256 of the written file is %s, want %s", got, opts.SHA256))
+		}
 	}
 	if err := f.Chmod(mode); err != nil {
 		return fail(err)
@@ -161,6 +180,40 @@ func (l *Conn) WriteFile(ctx context.Context, path string, data []byte, opts con
 		return fmt.Errorf("local: write %s: %w", path, err)
 	}
 	return nil
+}
+
+// backup copies the regular file at path to dst (bytes, mode, owner) unless dst exists, through
+// a temporary name so that an existing backup is always whole.
+func backup(path, dst string) error {
+	st, err := os.Lstat(path)
+	if err != nil || !st.Mode().IsRegular() {
+		return nil // nothing to keep: the write creates the file or fails on its own
+	}
+	if _, err := os.Stat(dst); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+		return err
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	tmp := dst + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return err
+	}
+	sys := st.Sys().(*syscall.Stat_t)
+	if err := os.Chmod(tmp, st.Mode().Perm()); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	// As cp -p: keeping the owner only works for root; others keep their own.
+	if err := os.Lchown(tmp, int(sys.Uid), int(sys.Gid)); err != nil && os.Geteuid() == 0 {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, dst)
 }
 
 // Dial opens a TCP connection from the controller.

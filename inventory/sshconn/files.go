@@ -308,7 +308,7 @@ func parseStatRead(b []byte) (conn.FileInfo, []byte, error) {
 }
 
 // writeScript installs standard input as a temporary file beside p with its mode and owner,
-// syncs it and renames it over p.
+// syncs it and renames it over p, after copying the file at p to opts.Backup if asked.
 func writeScript(p string, opts conn.WriteOptions) string {
 	mode := opts.Mode.Perm()
 	if opts.Mode == 0 {
@@ -325,8 +325,21 @@ func writeScript(p string, opts conn.WriteOptions) string {
 	args = append(args, "--", "/dev/stdin", tmp)
 	// The temporary file is created under umask 077 (install then sets the mode); the shell's
 	// own umask, read once, is restored for the commands that follow.
+	backup := ""
+	if opts.Backup != "" {
+		// The copy goes to a temporary name first, so a backup that exists is always whole.
+		b, bt, p := conn.Quote(opts.Backup), conn.Quote(opts.Backup+".tmp"), conn.Quote(p)
+		backup = "if [ -f " + p + " ] && [ ! -L " + p + " ] && [ ! -f " + b + " ]; then { [ -d " + conn.Quote(path.Dir(opts.Backup)) +
+			" ] || mkdir -p -- " + conn.Quote(path.Dir(opts.Backup)) + "; } && cp -p -- " + p + " " + bt + " && mv -f -- " + bt + " " + b +
+			" || { echo " + conn.Quote("backup to "+opts.Backup+" failed") + " >&2; false; }; fi && "
+	}
+	verify := ""
+	if opts.SHA256 != "" {
+		verify = ` && _s=$(sha256sum < "$_t") && { [ "${_s%% *}" = ` + conn.Quote(opts.SHA256) +
+			` ] || { echo "sha256 of the uploaded file is ${_s%% *}, want "` + conn.Quote(opts.SHA256) + ` >&2; false; }; }`
+	}
 	return "[ -n \"${_umask-}\" ] || _umask=$(umask)\numask 077\n_t=" + conn.Quote(tmp) + "\n" +
-		conn.Join(args...) + ` && sync -- "$_t" && mv -fT -- "$_t" ` + conn.Quote(p) +
+		backup + conn.Join(args...) + verify + ` && sync -- "$_t" && mv -fT -- "$_t" ` + conn.Quote(p) +
 		"\n_r=$?\numask \"$_umask\"\nif [ $_r -ne 0 ]; then rm -f -- \"$_t\"; fi\nreturn $_r"
 }
 

@@ -233,25 +233,16 @@ func size(n int) string {
 	return fmt.Sprintf("%d bytes", n)
 }
 
-// Apply backs up a replaced file, uploads the new one atomically (temporary file and rename)
-// and verifies its sha256 on the host.
+// Apply backs up a replaced file and uploads the new one atomically: to a temporary file whose
+// sha256 is verified on the host before it is renamed over the target, all in one round trip.
 func (Module) Apply(ctx context.Context, h *engine.Host, c *engine.Change) error {
 	p, ok := c.Private.(*copyPlan)
 	if !ok {
 		return fmt.Errorf("apply: change carries no copy plan")
 	}
-	if err := h.SaveBackup(ctx, p.undo); err != nil {
-		return fmt.Errorf("%s: backup: %w", p.target, err)
-	}
-	if err := h.WriteFile(ctx, p.target, p.data, conn.WriteOptions{Mode: p.mode, UID: p.uid, GID: p.gid}); err != nil {
+	opts := conn.WriteOptions{Mode: p.mode, UID: p.uid, GID: p.gid, Backup: p.undo.Backup, SHA256: p.sha}
+	if err := h.WriteFile(ctx, p.target, p.data, opts); err != nil {
 		return fmt.Errorf("%s: %w", p.target, err)
-	}
-	infos, err := h.Stat(ctx, []string{p.target}, true)
-	if err != nil {
-		return fmt.Errorf("%s: verify: %w", p.target, err)
-	}
-	if infos[0].SHA256 != p.sha {
-		return fmt.Errorf("%s: sha256 on the host is %s after upload, want %s", p.target, infos[0].SHA256, p.sha)
 	}
 	return nil
 }

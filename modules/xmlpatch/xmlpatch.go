@@ -282,10 +282,7 @@ func (Module) Apply(ctx context.Context, h *engine.Host, c *engine.Change) error
 	if !ok {
 		return fmt.Errorf("xml_patch: change has no planned content; run Check first")
 	}
-	if err := h.SaveBackup(ctx, pr.undo); err != nil {
-		return fmt.Errorf("%s: backup: %w", pr.path, err)
-	}
-	if err := h.WriteFile(ctx, pr.path, pr.data, conn.WriteOptions{Mode: pr.fi.Mode, UID: pr.fi.UID, GID: pr.fi.GID}); err != nil {
+	if err := h.WriteFile(ctx, pr.path, pr.data, conn.WriteOptions{Mode: pr.fi.Mode, UID: pr.fi.UID, GID: pr.fi.GID, Backup: pr.undo.Backup}); err != nil {
 		return fmt.Errorf("%s: %w", pr.path, err)
 	}
 	return nil

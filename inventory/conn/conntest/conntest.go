@@ -494,6 +494,84 @@ func testWriteFile(t *testing.T, h Harness) {
 			}
 		}
 	})
+	t.Run("backup before the write", func(t *testing.T) {
+		p := filepath.Join(d, "backed up")
+		bak := filepath.Join(d, "state dir", "runs", "r1", "backups", "b'1")
+		mustWrite(t, h.local(p), []byte("original\n"), 0o640)
+		if err := os.Chown(h.local(p), 1234, 5678); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.Conn.WriteFile(ctx(t), p, []byte("first\n"), conn.WriteOptions{UID: -1, GID: -1, Backup: bak}); err != nil {
+			t.Fatal(err)
+		}
+		// A second write keeps the first backup: it holds the original, not "first".
+		if err := h.Conn.WriteFile(ctx(t), p, []byte("second\n"), conn.WriteOptions{UID: -1, GID: -1, Backup: bak}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(h.local(bak))
+		if err != nil || string(got) != "original\n" {
+			t.Fatalf("backup holds %q (%v), want the original", got, err)
+		}
+		st, err := os.Stat(h.local(bak))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sys := st.Sys().(*syscall.Stat_t)
+		if st.Mode().Perm() != 0o640 || sys.Uid != 1234 || sys.Gid != 5678 {
+			t.Errorf("backup mode %v owner %d:%d, want the original's 0640 1234:5678", st.Mode().Perm(), sys.Uid, sys.Gid)
+		}
+		if st, err := os.Stat(h.local(filepath.Dir(bak))); err != nil || st.Mode().Perm() != 0o700 {
+			t.Errorf("backup directory: %v, %v; want mode 0700", st.Mode(), err)
+		}
+		if got, _ := os.ReadFile(h.local(p)); string(got) != "second\n" {
+			t.Errorf("file holds %q", got)
+		}
+		// A new file has nothing to back up: no backup appears.
+		nb := filepath.Join(d, "state dir", "none")
+		if err := h.Conn.WriteFile(ctx(t), filepath.Join(d, "fresh"), []byte("x"), conn.WriteOptions{UID: -1, GID: -1, Backup: nb}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Lstat(h.local(nb)); !os.IsNotExist(err) {
+			t.Errorf("backup of a new file: %v", err)
+		}
+	})
+	t.Run("failed backup leaves the file alone", func(t *testing.T) {
+		p := filepath.Join(d, "kept")
+		mustWrite(t, h.local(p), []byte("original"), 0o644)
+		blocker := filepath.Join(d, "blocker")
+		mustWrite(t, h.local(blocker), nil, 0o644)
+		err := h.Conn.WriteFile(ctx(t), p, []byte("new"), conn.WriteOptions{UID: -1, GID: -1, Backup: filepath.Join(blocker, "sub", "b")})
+		if err == nil {
+			t.Fatal("write whose backup cannot be made succeeded")
+		}
+		if got, _ := os.ReadFile(h.local(p)); string(got) != "original" {
+			t.Errorf("file holds %q after a failed backup", got)
+		}
+	})
+	t.Run("sha256 verified before the rename", func(t *testing.T) {
+		p := filepath.Join(d, "verified")
+		mustWrite(t, h.local(p), []byte("original"), 0o644)
+		data := []byte("new bytes\n")
+		err := h.Conn.WriteFile(ctx(t), p, data, conn.WriteOptions{UID: -1, GID: -1, SHA256: sum([]byte("other bytes"))})
+		if err == nil || !strings.Contains(err.Error(), "sha256") {
+			t.Fatalf("write with a wrong digest: %v, want a sha256 error", err)
+		}
+		if got, _ := os.ReadFile(h.local(p)); string(got) != "original" {
+			t.Errorf("file holds %q after a failed verification", got)
+		}
+		if err := h.Conn.WriteFile(ctx(t), p, data, conn.WriteOptions{UID: -1, GID: -1, SHA256: sum(data)}); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := os.ReadFile(h.local(p)); !bytes.Equal(got, data) {
+			t.Errorf("file holds %q", got)
+		}
+		ents, _ := os.ReadDir(h.local(d))
+		for _, e := range ents {
+			if strings.Contains(e.Name(), "tmp") {
+				t.Errorf("left behind: %s", e.Name())
+			}
+		}
+	})
 	t.Run("read back through the connection", func(t *testing.T) {
 		p := filepath.Join(d, "roundtrip")
 		data := []byte("line1\r\nline2\x00\xff")

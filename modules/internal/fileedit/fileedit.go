@@ -103,10 +103,7 @@ func Apply(ctx context.Context, h *engine.Host, c *engine.Change) error {
 	if !ok {
 		return fmt.Errorf("apply: change carries no file edit (was it planned by this module?)")
 	}
-	if err := h.SaveBackup(ctx, e.Undo); err != nil {
-		return fmt.Errorf("%s: backup: %w", e.Path, err)
-	}
-	if err := h.WriteFile(ctx, e.Path, e.Data, conn.WriteOptions{Mode: e.Mode, UID: e.UID, GID: e.GID}); err != nil {
+	if err := h.WriteFile(ctx, e.Path, e.Data, conn.WriteOptions{Mode: e.Mode, UID: e.UID, GID: e.GID, Backup: e.Undo.Backup}); err != nil {
 		return fmt.Errorf("%s: %w", e.Path, err)
 	}
 	return nil
