@@ -23,6 +23,10 @@ variable "members" {
   description = "Addresses of every member, in order."
 }
 
+locals {
+  port = tostring(var.port)
+}
+
 task "xml_patch" "hazelcast" {
   path = var.path
   set_attr {
@@ -48,10 +52,11 @@ task "xml_patch" "hazelcast" {
   }
   set_text {
     xpath = "/axisconfig/clustering/parameter[@name='localMemberPort']"
-    value = tostring(var.port)
+    value = local.port
   }
   replace_children {
     xpath    = "/axisconfig/clustering/members"
-    fragment = join("", [for m in var.members : "<member><hostName>${m}</hostName><port>${var.port}</port></member>"])
+    # The port is turned into text once, not once per member (a number's conversion is slow).
+    fragment = join("", [for m in var.members : "<member><hostName>${m}</hostName><port>${local.port}</port></member>"])
   }
 }
