@@ -315,7 +315,7 @@ func owner(uid, gid int) string {
 }
 
 // Apply streams the archive as a plain tar into `tar -x` on the host, sets the owner of what it
-// created, and checks that the marker now exists.
+// created, and checks that the marker now exists, in one round trip.
 func (Module) Apply(ctx context.Context, h *engine.Host, c *engine.Change) error {
 	if h.IsPlanning() {
 		return engine.ErrPlanWrite
@@ -332,7 +332,13 @@ func (Module) Apply(ctx context.Context, h *engine.Host, c *engine.Change) error
 		pw.CloseWithError(err)
 		werr <- err
 	}()
-	script := "mkdir -p -- " + conn.Quote(p.dest) + " && tar -x -o -f - -C " + conn.Quote(p.dest)
+	// One round trip: unpack, give what was created its owner, and check the marker.
+	script := "mkdir -p -- " + conn.Quote(p.dest) + " && tar -x -o -f - -C " + conn.Quote(p.dest) + " || exit 1\n"
+	if (up.uid >= 0 || up.gid >= 0) && len(up.rec.Remove) > 0 {
+		args := append([]string{"chown", "-R", "--", owner(up.uid, up.gid)}, up.rec.Remove...)
+		script += conn.Join(args...) + " || exit 2\n"
+	}
+	script += "[ -e " + conn.Quote(p.creates) + " ] || [ -L " + conn.Quote(p.creates) + " ] || exit 3"
 	res, err := h.Run(ctx, conn.Command{Script: script, Stdin: pr})
 	pr.CloseWithError(io.ErrClosedPipe) // stop the writer if tar ended early
 	if e := <-werr; e != nil && !errors.Is(e, io.ErrClosedPipe) {
@@ -341,23 +347,16 @@ func (Module) Apply(ctx context.Context, h *engine.Host, c *engine.Change) error
 	if err != nil {
 		return fmt.Errorf("unpack %s into %s: %w", filepath.Base(p.src), p.dest, err)
 	}
-	if res.ExitCode != 0 {
-		return fmt.Errorf("unpack %s into %s: tar exit %d: %s", filepath.Base(p.src), p.dest, res.ExitCode, h.Redact(strings.TrimSpace(string(res.Stderr))))
-	}
-	if (up.uid >= 0 || up.gid >= 0) && len(up.rec.Remove) > 0 {
-		args := append([]string{"chown", "-R", "--", owner(up.uid, up.gid)}, up.rec.Remove...)
-		if err := h.Exec(ctx, conn.Join(args...)); err != nil {
-			return fmt.Errorf("%s: chown: %w", p.dest, err)
-		}
-	}
-	infos, err := h.Stat(ctx, []string{p.creates}, false)
-	if err != nil {
-		return err
-	}
-	if !infos[0].Exists {
+	stderr := h.Redact(strings.TrimSpace(string(res.Stderr)))
+	switch res.ExitCode {
+	case 0:
+		return nil
+	case 2:
+		return fmt.Errorf("%s: chown: %s", p.dest, stderr)
+	case 3:
 		return fmt.Errorf("unpacked %s into %s, but %s does not exist", filepath.Base(p.src), p.dest, p.creates)
 	}
-	return nil
+	return fmt.Errorf("unpack %s into %s: tar exit %d: %s", filepath.Base(p.src), p.dest, res.ExitCode, stderr)
 }
 
 // Revert removes the top-level entries the unpacking created and the directories it made for
