@@ -140,7 +140,9 @@ timed() {
 	t=$(awk '{print $1}' "$cur/$name.time")
 	m=$(awk '{print $2}' "$cur/$name.time")
 	cpu=$(awk '{print $3 + $4}' "$cur/$name.time")
-	stats=$(grep '^stats:' "$cur/$name.err" || true)
+	# apply prints the plan's stats, then (after applying) the whole run's; the plan's are kept.
+	stats=$(grep '^stats:' "$cur/$name.err" | head -n 1 || true)
+	allrt=$(grep '^stats:' "$cur/$name.err" | tail -n 1 | awk 'NF {print $4}')
 	conns=$(echo "$stats" | awk 'NF {print $2}')
 	rt=$(echo "$stats" | awk 'NF {print $(NF-4)}')
 	checks=$(echo "$stats" | awk 'NF {print $7}')
@@ -159,15 +161,28 @@ top() {
 		sort -rn | head -n "${BENCH_TOP:-8}"
 }
 
-hdr='%-4s %-8s %-7s %-6s %-9s %-6s %-9s %-6s %-7s %-6s %-7s %s\n'
-table=$(printf "$hdr" N floor_s plan_s ratio apply1_s ratio apply2_s ratio rss_MB conns checks rt/check_fresh,synced)
+# osshfloor: the same floor paid with OpenSSH's client, one `ssh HOST true` per node in parallel
+# (what a tool driving ssh processes starts from); printed for comparison, ratios use sshfloor.
+osshfloor() {
+	s=$(date +%s%N)
+	for a in $an_addrs; do
+		ssh -F none -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$cur/cluster/known_hosts" \
+			-i "$cur/cluster/client_key" -p "$an_port" "root@$a" true </dev/null &
+	done
+	wait
+	echo "$s $(date +%s%N)" | awk '{printf "%.3f", ($2 - $1) / 1e9}'
+}
+
+hdr='%-4s %-8s %-7s %-7s %-6s %-9s %-6s %-9s %-6s %-7s %-6s %-7s %s\n'
+table=$(printf "$hdr" N floor_s ossh_s plan_s ratio apply1_s ratio apply2_s ratio rss_MB conns checks rt/check_fresh,synced)
 for n in ${*:-2 10 30}; do
 	echo "== N=$n: setting up $((n + 1)) nodes, MariaDB, svnserve" >&2
 	setup "$n"
-	floors=""
+	floors="" ofloors=""
 	k=0
 	while [ "$k" -lt "$runs" ]; do
 		floors="$floors $("$work/sshfloor" -key "$cur/cluster/client_key" -known-hosts "$cur/cluster/known_hosts" -port "$an_port" $an_addrs)"
+		ofloors="$ofloors $(osshfloor)"
 		k=$((k + 1))
 	done
 	plans="" rss=""
@@ -180,7 +195,7 @@ for n in ${*:-2 10 30}; do
 	c1=$conns rt1=$rt
 	timed apply1 apply --yes --format json || { tail -n 20 "$cur/apply1.err" "$cur/apply1.out" >&2; fail "first apply of N=$n failed"; }
 	a1=$t rss="$rss $m"
-	echo "-- N=$n first apply: $t s wall, isaplay's own CPU $cpu s; $(grep -c '"status":"change"' "$cur/apply1.out") task-host changes; slowest tasks:" >&2
+	echo "-- N=$n first apply: $t s wall, isaplay's own CPU $cpu s; $(grep -c '"status":"change"' "$cur/apply1.out") task-host changes, $allrt round trips in all; slowest tasks:" >&2
 	top apply1 >&2
 	a2s=""
 	k=0
@@ -190,14 +205,14 @@ for n in ${*:-2 10 30}; do
 		a2s="$a2s $t" rss="$rss $m" a2cpu="${a2cpu:-} $cpu"
 		k=$((k + 1))
 	done
-	echo "-- N=$n no-change apply: $(head -n 1 "$cur/apply2.err") (isaplay's own CPU: $a2cpu s)" >&2
+	echo "-- N=$n no-change apply: $(grep -v "^stats:" "$cur/apply2.err" | head -n 1) (isaplay's own CPU: $a2cpu s)" >&2
 	a2cpu=""
 	st=0
 	timed plan2 plan --detailed-exitcode || st=$?
 	[ "$st" -ne 2 ] || fail "the plan after the applies of N=$n is not empty (see $cur/plan2.out)"
 	[ "$st" -eq 0 ] || { cat "$cur/plan2.err" >&2; fail "no-change plan of N=$n failed"; }
 	f=$(echo $floors | min) p=$(echo $plans | min) a2=$(echo $a2s | min) r=$(echo $rss | max)
-	row=$(printf "$hdr" "$n" "$f" "$p" "$(ratio "$p" "$f")" "$a1" "$(ratio "$a1" "$f")" "$a2" "$(ratio "$a2" "$f")" \
+	row=$(printf "$hdr" "$n" "$f" "$(echo $ofloors | min)" "$p" "$(ratio "$p" "$f")" "$a1" "$(ratio "$a1" "$f")" "$a2" "$(ratio "$a2" "$f")" \
 		"$(echo "$r" | awk '{printf "%.1f", $1/1024}')" "$c1" "$checks" "$rt1,$rt")
 	echo "$row" >&2
 	table="$table
@@ -205,6 +220,7 @@ $row"
 	teardown
 done
 echo "$table"
-echo "(floor: min of $runs sshfloor runs over the N analytics nodes; isaplay also connects to db1. plan_s: plan on fresh"
+echo "(floor: min of $runs sshfloor runs over the N analytics nodes; isaplay also connects to db1. ossh_s: the same with
+ OpenSSH's client, N parallel \`ssh HOST true\`, min of $runs, for comparison only. plan_s: plan on fresh"
 echo " nodes, apply1_s: the first apply, apply2_s: the no-change apply, plan and apply2 min of $runs runs. rss: the largest"
 echo " peak RSS of all. conns, checks, round trips per check: plan --verbose on fresh nodes, then on the synced nodes)"
