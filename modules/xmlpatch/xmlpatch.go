@@ -5,7 +5,6 @@
 package xmlpatch
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -184,37 +183,28 @@ func (Module) Check(ctx context.Context, h *engine.Host, args *engine.Args) (*en
 	if fi.Type != conn.TypeFile {
 		return nil, fmt.Errorf("%s: not a regular file (%s)", p, fi.Type)
 	}
-	doc, err := xmldoc.Parse(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", p, err)
-	}
-	nd, results, err := xmldoc.ApplyOps(doc, list, args.StringMap("namespaces"))
-	if err != nil {
-		return nil, opError(h, p, blocks, err)
-	}
-	out, err := nd.Bytes()
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", p, err)
-	}
 	fp := engine.SHA256(data)
-	if bytes.Equal(out, data) {
-		return &engine.Change{Action: engine.ActionNone, Summary: fmt.Sprintf("%s in sync (%s checked)", p, plural(len(list), "operation")), Fingerprint: fp}, nil
-	}
-	changed := 0
-	for _, r := range results {
-		if r.Changed {
-			changed++
+	e, _, err := editFile(ctx, p, data, fp, list, args.StringMap("namespaces"))
+	if err != nil {
+		var oe *xmldoc.OpError
+		if errors.As(err, &oe) {
+			return nil, opError(h, p, blocks, err)
 		}
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	if e.inSync {
+		return &engine.Change{Action: engine.ActionNone, Summary: fmt.Sprintf("%s in sync (%s checked)", p, plural(len(list), "operation")), Fingerprint: fp}, nil
 	}
 	if fi.SHA256 == "" {
 		fi.SHA256 = fp
 	}
-	undo := h.NewFileUndo(fi, engine.SHA256(out))
-	diff := h.Redact(MaskedDiff(p, doc, nd))
+	out := []byte(e.out) // each host's own bytes: nothing mutable is shared between hosts
+	undo := h.NewFileUndo(fi, e.outSum)
+	diff := h.Redact(e.diff)
 	plus, minus := diffStat(diff)
 	return &engine.Change{
 		Action:      engine.ActionUpdate,
-		Summary:     fmt.Sprintf("edit %s: %d of %s change it (+%d -%d lines)", p, changed, plural(len(list), "operation"), plus, minus),
+		Summary:     fmt.Sprintf("edit %s: %d of %s change it (+%d -%d lines)", p, e.changed, plural(len(list), "operation"), plus, minus),
 		Diff:        diff,
 		Fingerprint: fp,
 		Undo:        engine.NewUndo(Name, undo),
