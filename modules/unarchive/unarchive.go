@@ -186,7 +186,7 @@ func (Module) Check(ctx context.Context, h *engine.Host, args *engine.Args) (*en
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	l, err := list(p.src)
+	l, err := cachedList(ctx, p.src)
 	if err != nil {
 		return nil, fmt.Errorf("src: %w", err)
 	}
@@ -277,6 +277,7 @@ func effects(p params, l *listing, rec record, uid, gid int) []engine.Effect {
 	marker := false
 	for _, f := range l.small {
 		f.Path = path.Join(p.dest, f.Path)
+		f.Data = bytes.Clone(f.Data) // the listing is shared by every host: each gets its own bytes
 		f.UID, f.GID = uid, gid
 		marker = marker || f.Path == p.creates
 		out = append(out, f)
