@@ -126,6 +126,8 @@ func testRegistry() *engine.Registry {
 	r.Register("append_line", appendLine{})
 	r.Register("mkdir", mkdir{})
 	r.Register("probe", probe{})
+	r.Register("stat_path", statPath{})
+	r.Register("put_file", putFile{})
 	return r
 }
 

@@ -41,6 +41,8 @@ type Host struct {
 	statusOf func(task string) (Status, bool)
 	// prefetched are regular files read ahead for a plan (see Attr.HostFile), by path.
 	prefetched map[string]prefetchedFile
+	// statted are paths stat'd ahead for a play (see PathStatter), by path as asked.
+	statted map[string]stattedPath
 }
 
 type prefetchedFile struct {
@@ -130,8 +132,8 @@ func (h *Host) Stat(ctx context.Context, paths []string, hash bool) ([]conn.File
 			out[i] = fi
 			continue
 		}
-		if f, ok := h.prefetched[p]; ok {
-			out[i] = f.info
+		if fi, ok := h.statAhead(p, hash); ok {
+			out[i] = fi
 			continue
 		}
 		ask = append(ask, p)

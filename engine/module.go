@@ -32,6 +32,23 @@ type Validator interface {
 	Validate(args *Args) hcl.Diagnostics
 }
 
+// PathStatter is implemented by modules whose Check stats host paths known from the arguments
+// alone. Before a play the engine stats them for every task, in the same round trip time as the
+// read-ahead of files, and Host.Stat then answers them without a round trip until a change may
+// have altered them.
+type PathStatter interface {
+	// StatPaths returns the paths Check will stat for args, each with the hash flag of Check's
+	// call (so big files are never hashed needlessly). A Stat call of Check needs all its paths
+	// here to be spared its round trip. It must not read the host.
+	StatPaths(args *Args) []StatPath
+}
+
+// StatPath is one path a Check will stat, and whether it asks for the sha256 of a regular file.
+type StatPath struct {
+	Path string
+	Hash bool
+}
+
 // Action is the kind of change a task makes.
 type Action string
 

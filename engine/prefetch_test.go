@@ -16,7 +16,12 @@ import (
 
 type countingConn struct {
 	conn.Conn
-	runs, reads atomic.Int64
+	runs, reads, stats atomic.Int64
+}
+
+func (c *countingConn) Stat(ctx context.Context, paths []string, hash bool) ([]conn.FileInfo, error) {
+	c.stats.Add(1)
+	return c.Conn.Stat(ctx, paths, hash)
 }
 
 func (c *countingConn) Run(ctx context.Context, cmd conn.Command) (conn.Result, error) {

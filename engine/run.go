@@ -105,6 +105,16 @@ type hostState struct {
 	status map[string]Status
 	// scopes caches the evaluation contexts of component scopes (see scopeContext).
 	scopes map[*scope]scopeCtx
+	// aheadPlay is the play this host last read ahead for; args are the task arguments that
+	// read-ahead evaluated, for execute to reuse (see taskArgs).
+	aheadPlay *Play
+	args      map[*Task]argsAhead
+}
+
+type argsAhead struct {
+	args    *Args
+	version int
+	index   int
 }
 
 func (hs *hostState) setStatus(t *Task, st Status) {
@@ -156,6 +166,8 @@ type runner struct {
 	errMu      sync.Mutex
 	diags      hcl.Diagnostics // validate mode: every host's diagnostics, deduplicated
 	seenDg     map[string]bool
+	// readsResults caches, by *Task, whether its arguments may read results (see argsReadResults).
+	readsResults sync.Map
 }
 
 // ErrRunFailed is returned when at least one host failed; the plan holds each host's error.
@@ -645,7 +657,8 @@ func (r *runner) runOnHost(ctx context.Context, pi int, t *Task, hs *hostState, 
 	e := &Entry{Play: t.Play.Name, Task: t.Name, Module: t.Module, Host: hs.inv.Name, playIdx: pi, taskIdx: t.Index, hostIdx: hs.idx}
 	start := time.Now()
 	r.event(Event{Kind: "task_start", Play: t.Play.Name, Task: t.Name, Host: hs.inv.Name})
-	if t.Index == 0 && r.mode != modeValidate {
+	if hs.aheadPlay != t.Play && r.mode != modeValidate {
+		hs.aheadPlay = t.Play
 		r.prefetchPlay(ctx, t.Play, hs, playHosts)
 	}
 	err := r.executeSafely(ctx, t, hs, playHosts, e)
@@ -664,38 +677,120 @@ func (r *runner) runOnHost(ctx context.Context, pi int, t *Task, hs *hostState, 
 	r.event(Event{Kind: "task_done", Play: t.Play.Name, Task: t.Name, Host: hs.inv.Name, Status: e.Status, Elapsed: time.Since(start), Err: err})
 }
 
-// prefetchPlay reads, in one round trip, every file the play's tasks will read whole on this
-// host (arguments marked HostFile that are known now), so that their Checks need none.
+// prefetchPlay reads ahead, before the play's first task on this host, every file the play's
+// tasks will read whole (arguments marked HostFile) and every path they will stat (PathStatter)
+// that is known now, so that their Checks need no round trip of their own. The arguments it
+// evaluates are kept for execute. Tasks whose condition is already false are left out.
 func (r *runner) prefetchPlay(ctx context.Context, pl *Play, hs *hostState, playHosts []*hostState) {
-	var paths []string
+	hs.args = map[*Task]argsAhead{}
+	var files []string
+	var stats []StatPath
 	for _, t := range pl.Tasks {
-		var files []string
+		statter, _ := t.mod.(PathStatter)
+		var fileAttrs []string
 		for _, a := range t.schema.Attrs {
 			if a.HostFile {
-				files = append(files, a.Name)
+				fileAttrs = append(fileAttrs, a.Name)
 			}
 		}
-		if len(files) == 0 {
+		if statter == nil && len(fileAttrs) == 0 || !r.taskSelected(t) {
 			continue
 		}
-		evalCtx, diags := r.taskContext(t, hs, playHosts)
-		if diags.HasErrors() {
+		args, ok := r.evalArgsAhead(t, hs, playHosts)
+		if !ok {
 			continue
 		}
-		args, diags := evalArgs(t, evalCtx, r.cfg.Redactor, r.cfg.Files)
-		if diags.HasErrors() {
-			continue
-		}
-		for _, name := range files {
+		for _, name := range fileAttrs {
 			if v := args.Value(name); !v.IsNull() && v.IsKnown() && v.Type() == cty.String {
-				paths = append(paths, v.AsString())
+				files = append(files, v.AsString())
 			}
+		}
+		if statter != nil && args.whollyKnown() {
+			stats = append(stats, statter.StatPaths(args)...)
 		}
 	}
-	if len(paths) == 0 || r.connect(ctx, hs) != nil {
+	if r.connect(ctx, hs) != nil {
 		return
 	}
-	hs.plan.prefetch(ctx, paths)
+	hs.plan.prefetch(ctx, files, stats)
+}
+
+// evalArgsAhead evaluates t's arguments on hs before the play and keeps them for execute; ok is
+// false when they failed to evaluate or the task's condition is known to be false already.
+func (r *runner) evalArgsAhead(t *Task, hs *hostState, playHosts []*hostState) (*Args, bool) {
+	// The version is read first: a result registered meanwhile makes the arguments stale.
+	r.resMu.RLock()
+	version := r.resVersion
+	r.resMu.RUnlock()
+	evalCtx, diags := r.taskContext(t, hs, playHosts)
+	if diags.HasErrors() {
+		return nil, false
+	}
+	if ok, known, diags := r.includeWhen(t, hs, playHosts); !diags.HasErrors() && known && !ok {
+		return nil, false
+	}
+	if common, diags := evalCommon(t, evalCtx); !diags.HasErrors() && !common.whenUnknown && !common.when {
+		return nil, false
+	}
+	args, diags := evalArgs(t, evalCtx, r.cfg.Redactor, r.cfg.Files)
+	if diags.HasErrors() {
+		return nil, false
+	}
+	hs.args[t] = argsAhead{args: args, version: version, index: indexOf(hs, playHosts)}
+	return args, true
+}
+
+// taskArgs returns t's arguments on hs: those the read-ahead evaluated while they are still
+// what an evaluation now would give (no result registered since, unless they cannot read one,
+// and the host at the same place in the play), else evaluated in evalCtx. Modules only read
+// Args, so one value can serve both.
+func (r *runner) taskArgs(t *Task, hs *hostState, playHosts []*hostState, evalCtx *hcl.EvalContext) (*Args, hcl.Diagnostics) {
+	if a, ok := hs.args[t]; ok {
+		delete(hs.args, t)
+		r.resMu.RLock()
+		version := r.resVersion
+		r.resMu.RUnlock()
+		if a.index == indexOf(hs, playHosts) && (a.version == version || !r.argsReadResults(t)) {
+			return a.args, nil
+		}
+	}
+	return evalArgs(t, evalCtx, r.cfg.Redactor, r.cfg.Files)
+}
+
+// argsReadResults reports whether an expression t's arguments are evaluated from (its own and
+// its nested blocks' arguments, the inputs and locals of the component scopes it is in) refers
+// to result or results.
+func (r *runner) argsReadResults(t *Task) bool {
+	if v, ok := r.readsResults.Load(t); ok {
+		return v.(bool)
+	}
+	var exprs []hcl.Expression
+	for _, a := range t.attrs {
+		exprs = append(exprs, a.Expr)
+	}
+	for _, b := range t.blocks {
+		for _, a := range b.attrs {
+			exprs = append(exprs, a.Expr)
+		}
+	}
+	for sc := t.scope; sc != nil; sc = sc.parent {
+		for _, a := range sc.inputs {
+			exprs = append(exprs, a.Expr)
+		}
+		for _, a := range sc.locals {
+			exprs = append(exprs, a.Expr)
+		}
+	}
+	reads := false
+	for _, e := range exprs {
+		for _, tr := range e.Variables() {
+			if n := tr.RootName(); n == "result" || n == "results" {
+				reads = true
+			}
+		}
+	}
+	r.readsResults.Store(t, reads)
+	return reads
 }
 
 // executeSafely turns a module's panic into that host's task error, so one bad module cannot
@@ -787,7 +882,7 @@ func (r *runner) execute(ctx context.Context, t *Task, hs *hostState, playHosts 
 		r.register(t, hs, common.register, skippedResult)
 		return nil
 	}
-	args, diags := evalArgs(t, evalCtx, r.cfg.Redactor, r.cfg.Files)
+	args, diags := r.taskArgs(t, hs, playHosts, evalCtx)
 	if diags.HasErrors() {
 		return diags
 	}
@@ -854,6 +949,9 @@ func (r *runner) execute(ctx context.Context, t *Task, hs *hostState, playHosts 
 			return fmt.Errorf("journal: %w", err)
 		}
 	}
+	// What was read ahead is forgotten before Apply too: an Apply that verifies what it wrote
+	// must see the host, not the state before its change.
+	hs.plan.forget(c.Effects)
 	applyErr := t.mod.Apply(ctx, &taskHost, c)
 	hs.plan.forget(c.Effects)
 	if r.cfg.Journal != nil {

@@ -163,6 +163,17 @@ type undoRecord struct {
 	Script string `json:"script,omitempty"`
 }
 
+// StatPaths is what Check stats: the creates and removes guards.
+func (Module) StatPaths(args *engine.Args) []engine.StatPath {
+	var out []engine.StatPath
+	for _, name := range []string{"creates", "removes"} {
+		if p := args.String(name); p != "" {
+			out = append(out, engine.StatPath{Path: p})
+		}
+	}
+	return out
+}
+
 // Check evaluates the guards (creates/removes through the plan overlay, then unless, which is
 // read-only by contract). An unguarded or failing-guard command will run.
 func (Module) Check(ctx context.Context, h *engine.Host, args *engine.Args) (*engine.Change, error) {

@@ -122,6 +122,25 @@ type dirPlan struct {
 	setMeta bool
 }
 
+// StatPaths is what Check stats: a directory and its parents, or a file's directory (stat'd
+// only when the file is missing, but the read-ahead costs no round trip of its own).
+func (Module) StatPaths(args *engine.Args) []engine.StatPath {
+	p, diags := parseArgs(args)
+	if diags.HasErrors() {
+		return nil
+	}
+	if !p.dir {
+		return []engine.StatPath{{Path: path.Dir(p.path)}}
+	}
+	var out []engine.StatPath
+	for d := path.Clean(p.path); ; d = path.Dir(d) {
+		out = append(out, engine.StatPath{Path: d})
+		if d == "/" {
+			return out
+		}
+	}
+}
+
 // Check reads the file (one round trip; one more to stat the directory of a new file, and one to
 // resolve owner or group names) and returns the change.
 func (Module) Check(ctx context.Context, h *engine.Host, args *engine.Args) (*engine.Change, error) {

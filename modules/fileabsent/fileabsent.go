@@ -71,6 +71,18 @@ type link struct {
 	Target string `json:"target"`
 }
 
+// StatPaths is what Check stats: every path, with its sha256.
+func (m Module) StatPaths(args *engine.Args) []engine.StatPath {
+	if m.Validate(args).HasErrors() {
+		return nil
+	}
+	var out []engine.StatPath
+	for _, p := range args.Strings("paths") {
+		out = append(out, engine.StatPath{Path: path.Clean(p), Hash: true})
+	}
+	return out
+}
+
 // Check stats every path with its sha256 in one round trip.
 func (m Module) Check(ctx context.Context, h *engine.Host, args *engine.Args) (*engine.Change, error) {
 	if diags := m.Validate(args); diags.HasErrors() {

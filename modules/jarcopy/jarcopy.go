@@ -135,6 +135,17 @@ type copyPlan struct {
 	undo   engine.FileUndo
 }
 
+// StatPaths is what Check stats, with sha256: dest, the jar's name under dest (when dest is a
+// directory) and dest's directory.
+func (Module) StatPaths(args *engine.Args) []engine.StatPath {
+	p, diags := parseArgs(args)
+	if diags.HasErrors() {
+		return nil
+	}
+	dest := path.Clean(p.dest)
+	return []engine.StatPath{{Path: dest, Hash: true}, {Path: path.Join(dest, filepath.Base(p.src)), Hash: true}, {Path: path.Dir(dest), Hash: true}}
+}
+
 // Check hashes src on the controller, verifies the pin, and compares with the host's copy by
 // sha256 in one round trip (one more to resolve owner or group names).
 func (Module) Check(ctx context.Context, h *engine.Host, args *engine.Args) (*engine.Change, error) {

@@ -40,6 +40,15 @@ func (Module) Schema() engine.Schema {
 	}
 }
 
+// StatPaths is what Check stats: the link and its directory.
+func (Module) StatPaths(args *engine.Args) []engine.StatPath {
+	p := args.String("path")
+	if p == "" {
+		return nil
+	}
+	return []engine.StatPath{{Path: p}, {Path: path.Dir(p)}}
+}
+
 // Check compares the link at path with target in one stat.
 func (Module) Check(ctx context.Context, h *engine.Host, args *engine.Args) (*engine.Change, error) {
 	p, target := args.String("path"), args.String("target")
