@@ -380,6 +380,8 @@ play "analytics" {
     auto_commit  = host.name == local.an_first
     svnkit_jar   = var.svnkit_jar == null ? null : abspath(var.svnkit_jar)
     trilead_jar  = var.trilead_jar == null ? null : abspath(var.trilead_jar)
+    # The repository matters when the nodes start; a configuration-only run does not ask it.
+    check_repository = var.start_servers
   }
 }
 
@@ -602,11 +604,11 @@ play "verify identity" {
   hosts = "identity"
 
   task "wait_log" "members joined" {
-    when          = var.start_servers && local.identity && host.name == local.is_first && length(local.is_ips) > 1
-    path          = "${local.is_home}/repository/logs/wso2carbon.log"
-    from          = var.start_servers && local.identity ? result.is_start.log_cursor : ""
+    when = var.start_servers && local.identity && host.name == local.is_first && length(local.is_ips) > 1
+    path = "${local.is_home}/repository/logs/wso2carbon.log"
+    from = var.start_servers && local.identity ? result.is_start.log_cursor : ""
     # (the placeholder pattern is for a single IS node, where this task is off)
-    patterns = length(local.is_ips) > 1 ? [for ip in slice(local.is_ips, 1, length(local.is_ips)) : "Member joined \\[[^\\]]*\\]: \\S*/${replace(ip, ".", "\\.")}:${var.hz_port}"] : ["Member joined"]
+    patterns      = length(local.is_ips) > 1 ? [for ip in slice(local.is_ips, 1, length(local.is_ips)) : "Member joined \\[[^\\]]*\\]: \\S*/${replace(ip, ".", "\\.")}:${var.hz_port}"] : ["Member joined"]
     fail_patterns = local.carbon_failures
   }
 }

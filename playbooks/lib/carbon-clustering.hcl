@@ -55,7 +55,7 @@ task "xml_patch" "hazelcast" {
     value = local.port
   }
   replace_children {
-    xpath    = "/axisconfig/clustering/members"
+    xpath = "/axisconfig/clustering/members"
     # The port is turned into text once, not once per member (a number's conversion is slow).
     fragment = join("", [for m in var.members : "<member><hostName>${m}</hostName><port>${local.port}</port></member>"])
   }

@@ -51,13 +51,13 @@ variable "after" {
 }
 
 locals {
-  root = "/datasources-configuration/datasources"
+  root            = "/datasources-configuration/datasources"
   url_xml         = replace(replace(replace(var.url, "&", "&amp;"), "<", "&lt;"), ">", "&gt;")
   username_xml    = replace(replace(replace(var.username, "&", "&amp;"), "<", "&lt;"), ">", "&gt;")
   password_xml    = replace(replace(replace(var.password, "&", "&amp;"), "<", "&lt;"), ">", "&gt;")
   description_xml = replace(replace(replace(var.description, "&", "&amp;"), "<", "&lt;"), ">", "&gt;")
-  jndi = var.jndi_name == null ? "" : "\n    <jndiConfig>\n        <name>${var.jndi_name}</name>\n    </jndiConfig>"
-  pool = join("", [for p in var.pool : "\n            <${p.name}>${replace(replace(p.value, "&", "&amp;"), "<", "&lt;")}</${p.name}>"])
+  jndi            = var.jndi_name == null ? "" : "\n    <jndiConfig>\n        <name>${var.jndi_name}</name>\n    </jndiConfig>"
+  pool            = join("", [for p in var.pool : "\n            <${p.name}>${replace(replace(p.value, "&", "&amp;"), "<", "&lt;")}</${p.name}>"])
 }
 
 task "xml_patch" "datasource" {

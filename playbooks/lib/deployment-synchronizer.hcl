@@ -35,16 +35,23 @@ variable "owner" {
   type    = string
   default = null
 }
+variable "check_repository" {
+  type        = bool
+  default     = true
+  description = "Check that every node reaches the repository (an svn client process per node and run): a playbook that only configures, without starting anything, can skip it."
+}
 
 locals {
   ds      = "/c:Server/c:DeploymentSynchronizer"
   trilead = var.trilead_jar == null ? "" : regex_replace(regex_replace(var.trilead_jar, "^.*/", ""), "\\.jar$", "")
 }
 
-# Read-only reachability check, run on every plan and apply: in sync when the node reaches the
-# repository (an authentication refusal still proves it is there); otherwise the apply fails here,
-# before any node is started. Nodes without an svn client are not checked.
+# Read-only reachability check, run on every plan and apply (unless check_repository is false):
+# in sync when the node reaches the repository (an authentication refusal still proves it is
+# there); otherwise the apply fails here, before any node is started. Nodes without an svn client
+# are not checked.
 task "command" "repository reachable" {
+  when   = var.check_repository
   argv   = ["sh", "-c", "echo \"$1 is not reachable from this node\" >&2; exit 1", "sh", var.svn_url]
   unless = ["sh", "-c", "command -v svn >/dev/null 2>&1 || exit 0; out=$(svn info --non-interactive --no-auth-cache \"$1\" 2>&1) && exit 0; case \"$out\" in *E170001*|*E215004*|*E170013*authoriz*) exit 0 ;; esac; exit 1", "sh", var.svn_url]
 }
