@@ -128,6 +128,7 @@ func testRegistry() *engine.Registry {
 	r.Register("probe", probe{})
 	r.Register("stat_path", statPath{})
 	r.Register("put_file", putFile{})
+	r.Register("shell_run", shellRun{})
 	return r
 }
 

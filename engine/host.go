@@ -43,6 +43,13 @@ type Host struct {
 	prefetched map[string]prefetchedFile
 	// statted are paths stat'd ahead for a play (see PathStatter), by path as asked.
 	statted map[string]stattedPath
+	// pending counts, by path, the reads of read-ahead files the play's tasks have still to
+	// make, whether the file is still held or was forgotten after a change.
+	pending map[string]int
+	// wantStat are the paths the play's tasks stat, with whether a hash is asked; tried are the
+	// paths (stats as "stat:"+path) read or stat'd ahead since a change last made them stale.
+	wantStat map[string]bool
+	tried    map[string]bool
 }
 
 type prefetchedFile struct {
@@ -132,7 +139,12 @@ func (h *Host) Stat(ctx context.Context, paths []string, hash bool) ([]conn.File
 			out[i] = fi
 			continue
 		}
-		if fi, ok := h.statAhead(p, hash); ok {
+		fi, ok := h.statAhead(p, hash)
+		if !ok && h.missed(p, true) {
+			h.fillStats(ctx, h.wantStat[p])
+			fi, ok = h.statAhead(p, hash)
+		}
+		if ok {
 			out[i] = fi
 			continue
 		}
@@ -155,6 +167,14 @@ func (h *Host) Stat(ctx context.Context, paths []string, hash bool) ([]conn.File
 func (h *Host) ReadFile(ctx context.Context, p string) (conn.FileInfo, []byte, error) {
 	if fi, ok := h.overlay.stat(p); ok {
 		return fi, h.overlay.data(p), nil
+	}
+	if h.missed(p, false) {
+		if _, held := h.prefetched[p]; !held {
+			h.fillFiles(ctx)
+		}
+	}
+	if h.pending[p] > 0 {
+		h.pending[p]--
 	}
 	if f, ok := h.prefetched[p]; ok {
 		if f.readers--; f.readers <= 0 {

@@ -6,9 +6,10 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"maps"
 	"path"
+	"slices"
 	"strings"
-	"sync"
 
 	"github.com/isaplay/isaplay/inventory/conn"
 )
@@ -18,59 +19,91 @@ const prefetchLimit = 64 << 20
 
 // prefetch reads ahead, before a play, what its tasks will read of the host: the given regular
 // files in one round trip, as one tar stream, and the given stats in one Stat call with hashes
-// and one without, all three at once. Check then finds them without a round trip of its own (a
-// file given n times is kept for n reads, then freed). During apply, forget drops what a change
-// may have altered. Whatever the read-ahead did not get is left out (Check reads it itself), so
-// it can only save time, never change what a Check sees. It replaces the previous play's.
+// and one without. Check then finds them without a round trip of its own (a file given n times
+// is kept for n reads, then freed). During apply, forget drops what a change may have altered
+// and remember keeps what it wrote; the first Check that misses something forgotten has fill
+// read again, in one go, everything forgotten that tasks will still read. Whatever the
+// read-ahead did not get is left out (Check reads it itself), so it can only save time, never
+// change what a Check sees. It replaces the previous play's.
 func (h *Host) prefetch(ctx context.Context, files []string, stats []StatPath) {
-	h.prefetched, h.statted = nil, nil
-	var wg sync.WaitGroup
-	var got map[string]prefetchedFile
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		got = h.readAhead(ctx, files)
-	}()
-	// A path also asked with its hash is stat'd with it only.
-	withHash := map[string]bool{}
-	var order []string
+	h.prefetched, h.statted = map[string]prefetchedFile{}, map[string]stattedPath{}
+	h.pending, h.wantStat, h.tried = map[string]int{}, map[string]bool{}, map[string]bool{}
+	for _, p := range files {
+		if p != "" {
+			h.pending[p]++
+		}
+	}
 	for _, s := range stats {
-		if s.Path == "" {
+		if s.Path != "" {
+			// A path also asked with its hash is stat'd with it only.
+			h.wantStat[s.Path] = h.wantStat[s.Path] || s.Hash
+		}
+	}
+	h.fill(ctx)
+}
+
+// fill reads ahead the files tasks will still read, then stats the paths they will stat (the
+// ones needing a hash, then the others), except what is held already or was tried since it was
+// last forgotten (so a missing file costs one try, not one per miss). One after the other on
+// the connection's shell: asked at once, they would make every host open two more SSH
+// sessions, which costs more than the round trips they save.
+func (h *Host) fill(ctx context.Context) {
+	h.fillFiles(ctx)
+	h.fillStats(ctx, true)
+	h.fillStats(ctx, false)
+}
+
+func (h *Host) fillFiles(ctx context.Context) {
+	if h.pending == nil {
+		return // no read-ahead for this play
+	}
+	var files []string
+	for _, p := range slices.Sorted(maps.Keys(h.pending)) {
+		if _, held := h.prefetched[p]; held || h.tried[p] || h.pending[p] <= 0 {
 			continue
 		}
-		if _, ok := withHash[s.Path]; !ok {
-			order = append(order, s.Path)
+		h.tried[p] = true
+		for range h.pending[p] {
+			files = append(files, p)
 		}
-		withHash[s.Path] = withHash[s.Path] || s.Hash
 	}
-	statted := map[string]stattedPath{}
-	var mu sync.Mutex
-	for _, hash := range []bool{true, false} {
-		var paths []string
-		for _, p := range order {
-			if withHash[p] == hash {
-				paths = append(paths, p)
-			}
-		}
-		if len(paths) == 0 {
+	maps.Copy(h.prefetched, h.readAhead(ctx, files))
+}
+
+func (h *Host) fillStats(ctx context.Context, hash bool) {
+	if h.pending == nil {
+		return
+	}
+	var paths []string
+	for _, p := range slices.Sorted(maps.Keys(h.wantStat)) {
+		if _, held := h.statted[p]; held || h.tried["stat:"+p] || h.wantStat[p] != hash {
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			infos, err := h.conn.Stat(ctx, paths, hash)
-			if err != nil || len(infos) != len(paths) {
-				return // the tasks stat for themselves
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			for i, fi := range infos {
-				statted[paths[i]] = stattedPath{info: fi, hashed: hash}
-			}
-		}()
+		h.tried["stat:"+p] = true
+		paths = append(paths, p)
 	}
-	wg.Wait()
-	h.prefetched, h.statted = got, statted
+	if len(paths) == 0 {
+		return
+	}
+	infos, err := h.conn.Stat(ctx, paths, hash)
+	if err != nil || len(infos) != len(paths) {
+		return // the tasks stat for themselves
+	}
+	for i, fi := range infos {
+		h.statted[paths[i]] = stattedPath{info: fi, hashed: hash}
+	}
+}
+
+// missed reports whether a read or stat of p missed something the read-ahead will get again.
+func (h *Host) missed(p string, stat bool) bool {
+	if h.pending == nil {
+		return false
+	}
+	if stat {
+		_, want := h.wantStat[p]
+		return want && !h.tried["stat:"+p]
+	}
+	return h.pending[p] > 0 && !h.tried[p]
 }
 
 // stattedPath is a path stat'd ahead: exactly what conn.Stat said, with or without hashes.
@@ -179,17 +212,23 @@ func (l *limited) Write(p []byte) (int, error) {
 // anything below them and their parents (a missing directory a change creates), or everything
 // when its effects are not declared (a command, a start).
 func (h *Host) forget(effects []Effect) {
-	if len(h.prefetched) == 0 && len(h.statted) == 0 {
+	if len(h.prefetched) == 0 && len(h.statted) == 0 && len(h.tried) == 0 {
 		return
 	}
 	if len(effects) == 0 {
 		clear(h.prefetched)
 		clear(h.statted)
+		clear(h.tried)
 		return
 	}
 	eps := make([]string, len(effects))
 	for i, e := range effects {
 		eps[i] = path.Clean(e.Path)
+	}
+	for p := range h.tried {
+		if affected(strings.TrimPrefix(p, "stat:"), eps) {
+			delete(h.tried, p)
+		}
 	}
 	for p := range h.prefetched {
 		if affected(p, eps) {
@@ -200,6 +239,25 @@ func (h *Host) forget(effects []Effect) {
 		if affected(p, eps) {
 			delete(h.statted, p)
 		}
+	}
+}
+
+// remember keeps, after a change was applied, the files it wrote that later tasks of the play
+// will read: their bytes, mode and owner are exactly what the change declared and wrote, so
+// those tasks need not read them back. Only whole files with a known mode and owner are kept.
+func (h *Host) remember(effects []Effect) {
+	for _, e := range effects {
+		n := h.pending[e.Path]
+		if e.Kind != EffectFile || e.Data == nil || e.Mode == 0 || e.UID < 0 || e.GID < 0 || n <= 0 {
+			continue
+		}
+		if h.prefetched == nil {
+			continue // no read-ahead for this play
+		}
+		h.prefetched[e.Path] = prefetchedFile{data: e.Data, readers: n, info: conn.FileInfo{
+			Path: e.Path, Exists: true, Type: conn.TypeFile, Mode: fs.FileMode(e.Mode).Perm(),
+			UID: e.UID, GID: e.GID, Size: int64(len(e.Data)), SHA256: SHA256(e.Data),
+		}}
 	}
 }
 

@@ -954,6 +954,9 @@ func (r *runner) execute(ctx context.Context, t *Task, hs *hostState, playHosts 
 	hs.plan.forget(c.Effects)
 	applyErr := t.mod.Apply(ctx, &taskHost, c)
 	hs.plan.forget(c.Effects)
+	if applyErr == nil {
+		hs.plan.remember(c.Effects)
+	}
 	if r.cfg.Journal != nil {
 		if err := r.cfg.Journal.Done(rec, applyErr); err != nil && applyErr == nil {
 			applyErr = fmt.Errorf("journal: %w", err)
