@@ -4,6 +4,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 )
@@ -23,8 +24,21 @@ func main() {
 }
 
 // run is main without os.Exit, so that a CPU profile asked for by ISAPLAY_CPUPROFILE (a file
-// name; for benchmarks) is written before the process ends.
+// name; for benchmarks) is written before the process ends, and a heap profile asked for by
+// ISAPLAY_MEMPROFILE after the command.
 func run() int {
+	if f := os.Getenv("ISAPLAY_MEMPROFILE"); f != "" {
+		runtime.MemProfileRate = 64 << 10
+		defer func() {
+			out, err := os.Create(f)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "isaplay: heap profile: %v\n", err)
+				return
+			}
+			defer out.Close()
+			pprof.Lookup("allocs").WriteTo(out, 0)
+		}()
+	}
 	if f := os.Getenv("ISAPLAY_CPUPROFILE"); f != "" {
 		out, err := os.Create(f)
 		if err != nil {
