@@ -150,12 +150,9 @@ func (h *Host) readAhead(ctx context.Context, paths []string) map[string]prefetc
 	if len(want) == 0 {
 		return nil
 	}
-	var b strings.Builder
-	b.WriteString("for p in")
-	for _, p := range want {
-		b.WriteString(" " + conn.Quote(p))
-	}
-	b.WriteString(`; do if [ -f "$p" ] && [ ! -L "$p" ] && [ -r "$p" ]; then printf '%s\0' "$p"; fi; done | tar -c --no-recursion --null -T - -f - 2>/dev/null`)
+	// Missing and unreadable paths are skipped by tar itself; links, directories and special
+	// files come as headers without bytes and are left out below.
+	script := conn.Join(append([]string{"tar", "-c", "--no-recursion", "--ignore-failed-read", "-f", "-", "--"}, want...)...) + " 2>/dev/null"
 	// The tar stream is parsed as it arrives: no copy of the whole stream is kept.
 	pr, pw := io.Pipe()
 	got := map[string]prefetchedFile{}
@@ -185,7 +182,7 @@ func (h *Host) readAhead(ctx context.Context, paths []string) map[string]prefetc
 			}}
 		}
 	}()
-	res, err := h.conn.Run(ctx, conn.Command{Script: b.String(), Stdout: &limited{w: pw, n: prefetchLimit}, Become: h.Become})
+	res, err := h.conn.Run(ctx, conn.Command{Script: script, Stdout: &limited{w: pw, n: prefetchLimit}, Become: h.Become})
 	pw.Close()
 	<-parsed
 	if err != nil || res.ExitCode != 0 {

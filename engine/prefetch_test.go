@@ -28,7 +28,7 @@ func (c *countingConn) Stat(ctx context.Context, paths []string, hash bool) ([]c
 
 func (c *countingConn) Run(ctx context.Context, cmd conn.Command) (conn.Result, error) {
 	c.runs.Add(1)
-	if strings.HasPrefix(cmd.Script, "for p in") {
+	if strings.HasPrefix(cmd.Script, "tar -c ") {
 		c.readAheads.Add(1)
 	}
 	return c.Conn.Run(ctx, cmd)
