@@ -200,6 +200,15 @@ func (Module) Check(ctx context.Context, h *engine.Host, args *engine.Args) (*en
 			return nil, args.Errorf("ca_file", "ca_file %s holds no PEM certificate", s.caFile)
 		}
 	}
+	if !h.IsPlanning() {
+		// Applying: the check is made here, as log_compare does, so a passing check is in sync
+		// (a check changes nothing) and a second apply still reports zero changes.
+		res, err := s.run(ctx, h)
+		if err != nil {
+			return nil, err
+		}
+		return &engine.Change{Action: engine.ActionNone, Summary: "checked " + h.Redact(s.describe()), Result: res}, nil
+	}
 	return &engine.Change{
 		Action:  engine.ActionRun,
 		Summary: "will check " + h.Redact(s.describe()),
@@ -288,18 +297,29 @@ func (s *spec) try(ctx context.Context, c *http.Client) attempt {
 	return a
 }
 
-// Apply sends the request until it passes, the retries are spent or wait_timeout passes.
+// Apply makes the check of a planned change (Check makes it itself when applying).
 func (Module) Apply(ctx context.Context, h *engine.Host, c *engine.Change) error {
 	s, ok := c.Private.(*spec)
 	if !ok {
 		return fmt.Errorf("http_check: apply without a checked change")
 	}
+	res, err := s.run(ctx, h)
+	if err != nil {
+		return err
+	}
+	c.Result = res
+	return nil
+}
+
+// run sends the request until it passes, the retries are spent or wait_timeout passes, and
+// returns the result of the passing response.
+func (s *spec) run(ctx context.Context, h *engine.Host) (cty.Value, error) {
 	if s.password != "" {
 		h.AddSecret(s.password)
 	}
 	client, err := s.client(h)
 	if err != nil {
-		return err
+		return cty.NilVal, err
 	}
 	wctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
@@ -309,12 +329,11 @@ func (Module) Apply(ctx context.Context, h *engine.Host, c *engine.Change) error
 		n++
 		last = s.try(wctx, client)
 		if last.fail == "" {
-			c.Result = cty.ObjectVal(map[string]cty.Value{
+			return cty.ObjectVal(map[string]cty.Value{
 				"status": cty.NumberIntVal(int64(last.status)),
 				"body":   cty.StringVal(h.Redact(strings.ToValidUTF8(string(last.body), "\uFFFD"))),
 				"value":  cty.StringVal(h.Redact(last.value)),
-			})
-			return nil
+			}), nil
 		}
 		if s.retries >= 0 && n > s.retries {
 			break
@@ -330,13 +349,13 @@ func (Module) Apply(ctx context.Context, h *engine.Host, c *engine.Change) error
 		}
 	}
 	if errors.Is(ctx.Err(), context.Canceled) {
-		return fmt.Errorf("http_check %s: %w", h.Redact(s.url), ctx.Err())
+		return cty.NilVal, fmt.Errorf("http_check %s: %w", h.Redact(s.url), ctx.Err())
 	}
 	msg := fmt.Sprintf("http_check %s: failed after %d attempt%s: %s", h.Redact(s.method+" "+s.url), n, plural(n), h.Redact(last.fail))
 	if len(last.body) > 0 {
 		msg += "\nbody: " + h.Redact(excerpt(last.body, 500))
 	}
-	return errors.New(msg)
+	return cty.NilVal, errors.New(msg)
 }
 
 // Revert does nothing: a check changes nothing.
