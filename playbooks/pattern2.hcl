@@ -496,6 +496,49 @@ play "verify analytics" {
     message   = "the first nodes must run the Spark masters, and exactly one node (the Carbon cluster leader) the Spark client"
   }
 
+  # G1: the masters' web UIs (8081 + offset, Spark's /json/): the Carbon cluster leader's master
+  # (the first node's) ALIVE, every other one STANDBY.
+  task "http_check" "spark master ui" {
+    when         = var.start_servers && host.index < local.spark_masters
+    url          = "http://${lookup(host.vars, "ip", host.address)}:${8081 + local.an_offset}/json/"
+    json_path    = ".status"
+    interval     = "500ms"
+    wait_timeout = "120s"
+    register     = "spark_ui"
+  }
+  task "assert" "one alive master" {
+    when      = var.start_servers
+    run_once  = true
+    condition = length([for r in values(results.spark_ui) : r if !lookup(r, "skipped", false) && r.value == "ALIVE"]) == 1 && length([for r in values(results.spark_ui) : r if !lookup(r, "skipped", false) && r.value == "STANDBY"]) == local.spark_masters - 1
+    message   = "exactly one Spark master must be ALIVE and every other one STANDBY (see the masters' web UIs)"
+  }
+
+  # G2: the active master runs the CarbonAnalytics application, with every node's worker.
+  task "http_check" "spark applications" {
+    when         = var.start_servers && host.name == local.an_first
+    url          = "http://${lookup(host.vars, "ip", host.address)}:${8081 + local.an_offset}/json/"
+    json_path    = ".workers.#"
+    json_value   = tostring(length(local.an_hosts))
+    body_regex   = "\"activeapps\": *\\[[^\\]]*\"name\": *\"CarbonAnalytics\""
+    interval     = "500ms"
+    wait_timeout = "120s"
+  }
+
+  # G4: every worker's web UI (11500 + offset) has an executor running.
+  task "http_check" "spark worker ui" {
+    when         = var.start_servers
+    url          = "http://${lookup(host.vars, "ip", host.address)}:${11500 + local.an_offset}/json/"
+    json_path    = ".executors.#"
+    interval     = "500ms"
+    wait_timeout = "120s"
+    register     = "spark_worker"
+  }
+  task "assert" "executors running" {
+    when      = var.start_servers
+    condition = tonumber(result.spark_worker.value) >= 1
+    message   = "the Spark worker runs no executor: the CarbonAnalytics application has not reached it"
+  }
+
   # G5: the common path can be entered on every node.
   task "command" "symlink reachable" {
     when   = var.an_symlink != null

@@ -24,13 +24,26 @@
 # default 10), STANDIN_SYNC_FAILURES (failed CEP state syncs before success on a passive
 # member, default 1).
 # Extra commands: `run` (the server itself, normally started by `start`), `status`.
-# Only POSIX sh, coreutils, grep and sed are used: targets have no Python.
+# The Spark master and worker web UIs answer GET /json/ through socat when it is installed.
+# Only POSIX sh, coreutils, grep, sed (and socat) are used: targets have no Python.
 
 CARBON_HOME=$(cd "$(dirname "$0")/.." && pwd)
 PIDFILE="$CARBON_HOME/wso2carbon.pid"
 LOGDIR="$CARBON_HOME/repository/logs"
 LOG="$LOGDIR/wso2carbon.log"
 CONF="$CARBON_HOME/repository/conf"
+
+# --http FILE: answer one HTTP request on standard input with the JSON in FILE (socat runs it per
+# connection for the Spark web UIs' /json/ pages).
+if [ "$1" = --http ]; then
+  IFS= read -r _ || exit 0
+  while IFS= read -r h; do
+    case "$h" in "" | "$(printf '\r')") break ;; esac
+  done
+  printf 'HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: %s\r\nConnection: close\r\n\r\n' "$(wc -c < "$2")"
+  cat "$2"
+  exit 0
+fi
 
 if [ -z "$JAVA_HOME" ]; then
   echo "You must set the JAVA_HOME variable before running CARBON."
@@ -179,6 +192,7 @@ SPARK=org.wso2.carbon.analytics.spark.core.internal.SparkAnalyticsExecutor
 FINALIZER=org.wso2.carbon.core.internal.StartupFinalizerServiceComponent
 
 CLAIMED=
+SERVERS=
 ACTIVE=false
 PASSIVE=false
 SPARK_UP=false
@@ -195,6 +209,7 @@ shutdown() {
     rm -rf "$CL/cep-active"
   fi
   for p in $CLAIMED; do rm -rf "$PORTS/$p"; done
+  [ -z "$SERVERS" ] || kill $SERVERS 2>/dev/null
   log INFO org.wso2.carbon.core.ServerManagement "Shutdown complete"
   log INFO org.wso2.carbon.core.init.CarbonServerManager "Halting JVM"
   exit 0
@@ -226,7 +241,38 @@ masters() {
     for hp in $PEERS; do sed -n 's/^master=//p' "$CL/members/$(printf '%s\n' "$hp" | sed 's/:\([0-9]*\)$/_\1/')" 2>/dev/null; done; } | grep . | sort
 }
 write_member() {
-  { echo "$MY_UUID"; $SPARK_UP && echo "master=spark://$IP:$MASTER_PORT"; } > "$ME.tmp" && mv -f "$ME.tmp" "$ME"
+  { echo "$MY_UUID"
+    if $SPARK_UP; then echo "master=spark://$IP:$MASTER_PORT"; fi
+    if $WORKER_UP; then echo "worker=$IP:$WORKER_PORT"; fi; } > "$ME.tmp" && mv -f "$ME.tmp" "$ME"
+}
+
+# The Spark web UIs' JSON (Spark 1.6 JsonProtocol: writeMasterState, writeWorkerState), served
+# with socat on IP:PORT/json/ when it is installed. The master that is the Carbon cluster leader
+# is ALIVE, the others STANDBY; the leader's master runs the CarbonAnalytics application.
+UI="$CL/ui"
+serve() { # serve PORT FILE
+  command -v socat > /dev/null 2>&1 || return 0
+  mkdir -p "$UI"
+  socat -T 5 "TCP-LISTEN:$1,bind=$IP,reuseaddr,fork" "SYSTEM:sh '$CARBON_HOME/bin/wso2server.sh' --http '$2'" < /dev/null > /dev/null 2>&1 &
+  SERVERS="$SERVERS $!"
+}
+workers_json() {
+  { $WORKER_UP && echo "$IP:$WORKER_PORT"
+    for hp in $PEERS; do sed -n 's/^worker=//p' "$CL/members/$(printf '%s\n' "$hp" | sed 's/:\([0-9]*\)$/_\1/')" 2>/dev/null; done; } |
+    grep . | sort | sed 's/^\(.*\):\(.*\)$/{"id": "worker-\1-\2", "host": "\1", "port": \2, "state": "ALIVE", "cores": 2}/' | paste -sd, -
+}
+publish() {
+  if $SPARK_UP; then
+    if $LEADER; then st=ALIVE; else st=STANDBY; fi
+    apps=
+    $LEADER && $WORKER_UP && apps='{"id": "app-00000000000000-0000", "name": "CarbonAnalytics", "state": "RUNNING"}'
+    printf '{"url": "spark://%s:%s", "workers": [%s], "cores": 0, "activeapps": [%s], "completedapps": [], "status": "%s"}\n' \
+      "$IP" "$MASTER_PORT" "$(workers_json)" "$apps" "$st" > "$UI/${IP}_$MASTER_UI.tmp" && mv -f "$UI/${IP}_$MASTER_UI.tmp" "$UI/${IP}_$MASTER_UI.json"
+  fi
+  if $WORKER_UP; then
+    printf '{"id": "worker-%s-%s", "masterurl": "%s", "executors": [{"id": 0, "appid": "app-00000000000000-0000", "state": "RUNNING"}], "finishedexecutors": []}\n' \
+      "$IP" "$WORKER_PORT" "$(masters | head -n 1)" > "$UI/${IP}_$WORKER_UI.tmp" && mv -f "$UI/${IP}_$WORKER_UI.tmp" "$UI/${IP}_$WORKER_UI.json"
+  fi
 }
 
 step() { sleep "$STEP"; }
@@ -345,6 +391,9 @@ elif $CLUSTERING && { [ "$SPARK_MASTER" = local ] || [ "$SPARK_MASTER" = carbon 
   SPARK_UP=true
   write_member
   log INFO $SPARK "[Spark init - master] Started SPARK MASTER in spark://$IP:$MASTER_PORT with webUI port : $MASTER_UI"
+  mkdir -p "$UI"
+  publish
+  serve "$MASTER_UI" "$UI/${IP}_$MASTER_UI.json"
 elif [ "$SPARK_MASTER" = carbon ]; then
   log ERROR $SPARK "Error initializing analytics executor: Spark started in cluster mode without enabling Carbon clustering"
 else
@@ -400,6 +449,9 @@ while :; do
     n=$(masters | wc -l)
     if [ "$n" -ge "$SPARK_COUNT" ]; then
       WORKER_UP=true
+      write_member
+      publish
+      serve "$WORKER_UI" "$UI/${IP}_$WORKER_UI.json"
       list=$(masters | tr '\n' ',' | sed 's/,$//; s/,/, /g')
       log INFO $SPARK "[Spark init - clustered] Redundant master count reached. Starting workers in all members..."
       log INFO $SPARK "[Spark init - worker] Started SPARK WORKER in $IP:$WORKER_PORT with webUI port $WORKER_UI with Masters [$list]"
@@ -411,5 +463,8 @@ while :; do
       log ERROR org.wso2.carbon.analytics.spark.core.AnalyticsProcessorService "Spark SQL Context is not available. Check if the cluster has instantiated properly."
     fi
   fi
+  # The UIs' JSON is written again every fifth poll: peers' workers show up within half a second.
+  TICK=$(( (${TICK:-0} + 1) % 5 ))
+  [ "$TICK" -ne 0 ] || publish
   sleep "$POLL"
 done
