@@ -515,7 +515,7 @@ play "verify analytics" {
 
   # G2: the active master runs the CarbonAnalytics application, with every node's worker.
   task "http_check" "spark applications" {
-    when         = var.start_servers && host.name == local.an_first
+    when         = var.start_servers && lookup(result.spark_ui, "value", "") == "ALIVE"
     url          = "http://${lookup(host.vars, "ip", host.address)}:${8081 + local.an_offset}/json/"
     json_path    = ".workers.#"
     json_value   = tostring(length(local.an_hosts))
