@@ -60,6 +60,7 @@ func (Module) Schema() engine.Schema {
 			{Name: "interval", Type: cty.String, Default: cty.StringVal("2s"), Description: "Pause between attempts, as a Go duration."},
 			{Name: "wait_timeout", Type: cty.String, Default: cty.StringVal("60s"), Description: "Longest time for all attempts, as a Go duration."},
 			{Name: "request_timeout", Type: cty.String, Default: cty.StringVal("10s"), Description: "Longest time for one attempt."},
+			{Name: "delay", Type: cty.String, Default: cty.StringVal("0s"), Description: "Wait this long before the first attempt, as a Go duration (to look again at something after a while); it does not count in wait_timeout."},
 			{Name: "insecure", Type: cty.Bool, Description: "Do not verify the server's certificate (Carbon's self-signed default)."},
 			{Name: "ca_file", Type: cty.String, Description: "PEM CA certificates to verify the server with; read on the task host (on the controller with from = \"controller\")."},
 			{Name: "from", Type: cty.String, Default: cty.StringVal("host"), Description: "Where the request starts: \"host\" (through the task host's connection) or \"controller\"."},
@@ -90,6 +91,7 @@ type spec struct {
 	retries           int // -1: until the timeout
 	interval, timeout time.Duration
 	reqTimeout        time.Duration
+	delay             time.Duration
 	insecure          bool
 	caFile            string
 	caPEM             []byte
@@ -151,12 +153,18 @@ func decode(args *engine.Args) (*spec, error) {
 	if s.reqTimeout, err = duration(args, "request_timeout", "10s"); err != nil {
 		return nil, err
 	}
+	if s.delay, err = duration(args, "delay", "0s"); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
 // describe is the one-line summary of what is checked.
 func (s *spec) describe() string {
 	d := fmt.Sprintf("%s %s, expecting status %d", s.method, s.url, s.status)
+	if s.delay > 0 {
+		d = fmt.Sprintf("after %s, %s", s.delay, d)
+	}
 	if s.bodyRe != nil {
 		d += fmt.Sprintf(", body ~ /%s/", s.bodyRe)
 	}
@@ -320,6 +328,15 @@ func (s *spec) run(ctx context.Context, h *engine.Host) (cty.Value, error) {
 	client, err := s.client(h)
 	if err != nil {
 		return cty.NilVal, err
+	}
+	if s.delay > 0 {
+		t := time.NewTimer(s.delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return cty.NilVal, fmt.Errorf("http_check %s: %w", h.Redact(s.url), ctx.Err())
+		case <-t.C:
+		}
 	}
 	wctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/isaplay/isaplay/engine"
 	"github.com/isaplay/isaplay/inventory/conn"
@@ -207,5 +208,32 @@ func TestLookup(t *testing.T) {
 		if err != nil || got != want {
 			t.Errorf("%q: got %q, %v; want %q", path, got, err, want)
 		}
+	}
+}
+
+// TestHTTPCheckDelay: delay holds the first attempt back; without it, a single attempt comes
+// too early for a service that is not ready yet.
+func TestHTTPCheckDelay(t *testing.T) {
+	ready := time.Now().Add(300 * time.Millisecond)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if time.Now().Before(ready) {
+			http.Error(w, "starting", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprint(w, `{"status":"ALIVE"}`)
+	}))
+	defer srv.Close()
+	h := engine.NewHost("an1", local.New(), "run1", t.TempDir(), nil)
+	vals := map[string]cty.Value{"url": cty.StringVal(srv.URL), "json_path": cty.StringVal("status"), "retries": cty.NumberIntVal(0)}
+	if _, err := check(t, h, vals); err == nil || !strings.Contains(err.Error(), "503") {
+		t.Fatalf("without delay: %v, want a 503 on the only attempt", err)
+	}
+	vals["delay"] = cty.StringVal("400ms")
+	c, err := check(t, h, vals)
+	if err != nil {
+		t.Fatalf("with delay: %v", err)
+	}
+	if got := c.Result.GetAttr("value").AsString(); got != "ALIVE" {
+		t.Fatalf("value = %q", got)
 	}
 }
