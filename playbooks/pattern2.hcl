@@ -114,6 +114,11 @@ variable "hz_port" {
   type    = number
   default = 4000
 }
+variable "spark_churn_wait" {
+  type        = string
+  default     = "30s"
+  description = "G4: how long to wait before looking at the Spark workers' executors again (a Go duration)."
+}
 variable "cep_state_persistence" {
   type    = bool
   default = false
@@ -537,6 +542,23 @@ play "verify analytics" {
     when      = var.start_servers
     condition = tonumber(result.spark_worker.value) >= 1
     message   = "the Spark worker runs no executor: the CarbonAnalytics application has not reached it"
+  }
+
+  # G4, again after spark_churn_wait: the same executors, and none finished since (executors
+  # being re-created all the time point to a Spark configuration problem).
+  task "http_check" "spark worker ui again" {
+    when         = var.start_servers
+    url          = "http://${lookup(host.vars, "ip", host.address)}:${11500 + local.an_offset}/json/"
+    json_path    = ".executors.#"
+    delay        = var.spark_churn_wait
+    interval     = "500ms"
+    wait_timeout = "120s"
+    register     = "spark_worker_again"
+  }
+  task "assert" "executors steady" {
+    when      = var.start_servers
+    condition = [for e in jsondecode(result.spark_worker_again.body).executors : e.id] == [for e in jsondecode(result.spark_worker.body).executors : e.id] && length(jsondecode(result.spark_worker_again.body).finishedexecutors) <= length(jsondecode(result.spark_worker.body).finishedexecutors)
+    message   = "the Spark worker's executors changed within spark_churn_wait: they are being re-created, which points to a Spark configuration problem"
   }
 
   # G5: the common path can be entered on every node.

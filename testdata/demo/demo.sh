@@ -129,6 +129,8 @@ an_cluster_domain = "$domain.analytics.domain"
 is_cluster_domain = "$domain.is.domain"
 lb_host           = "is.example.com"
 start_servers     = true
+# The stand-in's executors never churn: a short second look at them is enough here.
+spark_churn_wait  = "2s"
 EOF
 # Secrets come from the environment, never from a file or a command line.
 export ISAPLAY_VAR_db_admin_password="$db_pass"

@@ -674,7 +674,7 @@ func TestPattern2Start(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(e.vars, []byte(strings.Replace(string(vars), "start_servers     = false", "start_servers     = true", 1)), 0o644); err != nil {
+	if err := os.WriteFile(e.vars, []byte(strings.Replace(string(vars), "start_servers     = false", "start_servers     = true\nspark_churn_wait  = \"1s\"", 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	before := map[int]map[string]string{}
