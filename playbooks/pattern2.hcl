@@ -561,6 +561,19 @@ play "verify analytics" {
     message   = "the Spark worker's executors changed within spark_churn_wait: they are being re-created, which points to a Spark configuration problem"
   }
 
+  # G6, the spec's cheaper smoke test of the database path: the admin (user-mgt.xml) lists the
+  # analytics tables through the REST API (Carbon's self-signed certificate: insecure).
+  task "http_check" "analytics api" {
+    when         = var.start_servers
+    url          = "https://${lookup(host.vars, "ip", host.address)}:${9443 + local.an_offset}/analytics/tables"
+    user         = var.an_admin_user
+    password     = var.admin_password
+    insecure     = true
+    body_regex   = "^\\s*\\["
+    interval     = "500ms"
+    wait_timeout = "120s"
+  }
+
   # G5: the common path can be entered on every node.
   task "command" "symlink reachable" {
     when   = var.an_symlink != null

@@ -24,7 +24,9 @@
 # default 10), STANDIN_SYNC_FAILURES (failed CEP state syncs before success on a passive
 # member, default 1).
 # Extra commands: `run` (the server itself, normally started by `start`), `status`.
-# The Spark master and worker web UIs answer GET /json/ through socat when it is installed.
+# The Spark master and worker web UIs answer GET /json/, and the analytics REST API GET
+# /analytics/tables over TLS for the admin of user-mgt.xml, through socat and openssl when
+# they are installed.
 # Only POSIX sh, coreutils, grep, sed (and socat) are used: targets have no Python.
 
 CARBON_HOME=$(cd "$(dirname "$0")/.." && pwd)
@@ -42,6 +44,27 @@ if [ "$1" = --http ]; then
   done
   printf 'HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: %s\r\nConnection: close\r\n\r\n' "$(wc -c < "$2")"
   cat "$2"
+  exit 0
+fi
+# --api AUTHFILE: answer one HTTPS request of the analytics REST API: GET /analytics/tables with
+# the admin's Basic credentials (AUTHFILE holds their base64, from user-mgt.xml) lists no table.
+if [ "$1" = --api ]; then
+  authfile=$2
+  IFS= read -r req || exit 0
+  auth=
+  while IFS= read -r h; do
+    h=$(printf '%s' "$h" | tr -d '\r')
+    [ -n "$h" ] || break
+    case "$h" in [Aa]uthorization:\ Basic\ *) auth=${h#*Basic } ;; esac
+  done
+  set -- $req
+  if [ "$auth" != "$(cat "$authfile")" ]; then
+    printf 'HTTP/1.0 401 Unauthorized\r\nWWW-Authenticate: Basic realm="WSO2 Carbon"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n'
+  elif [ "$1" = GET ] && [ "$2" = /analytics/tables ]; then
+    printf 'HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n[]'
+  else
+    printf 'HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n'
+  fi
   exit 0
 fi
 
@@ -177,6 +200,10 @@ SPARK_LOCAL_IP=$(sed -n 's/^[[:space:]]*export[[:space:]]*SPARK_LOCAL_IP=\([^[:s
 IP=${SPARK_LOCAL_IP:-$MEMBER_HOST}
 [ -n "$IP" ] || IP=127.0.0.1
 HTTPS_PORT=$((9443 + OFFSET))
+UM_ADMIN=$(flat "$CONF/user-mgt.xml" | grep -o '<AdminUser>.*</AdminUser>' | sed 's/<\/AdminUser>.*//')
+unxml() { sed 's/&lt;/</g; s/&gt;/>/g; s/&quot;/"/g; s/&apos;/'"'"'/g; s/&amp;/\&/g'; }
+ADMIN_USER=$(printf '%s\n' "$UM_ADMIN" | text UserName | unxml)
+ADMIN_PASS=$(printf '%s\n' "$UM_ADMIN" | text Password | unxml)
 
 CL="$CLUSTER_BASE/${DOMAIN:-wso2.carbon.domain}"
 PORTS="$CLUSTER_BASE/ports"
@@ -250,6 +277,20 @@ write_member() {
 # with socat on IP:PORT/json/ when it is installed. The master that is the Carbon cluster leader
 # is ALIVE, the others STANDBY; the leader's master runs the CarbonAnalytics application.
 UI="$CL/ui"
+# serve_api: the analytics REST API on IP:HTTPS_PORT (TLS with a throwaway self-signed
+# certificate, as Carbon's default keystore is self-signed), for the admin of user-mgt.xml.
+serve_api() {
+  command -v socat > /dev/null 2>&1 && command -v openssl > /dev/null 2>&1 || return 0
+  mkdir -p "$UI"
+  a="$UI/${IP}_$HTTPS_PORT"
+  (umask 077
+    printf '%s:%s' "$ADMIN_USER" "$ADMIN_PASS" | base64 -w 0 > "$a.auth"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$IP" -days 2 \
+      -keyout "$a.key" -out "$a.crt" > /dev/null 2>&1) || return 0
+  socat -T 5 "OPENSSL-LISTEN:$HTTPS_PORT,bind=$IP,reuseaddr,fork,cert=$a.crt,key=$a.key,verify=0" \
+    "SYSTEM:sh '$CARBON_HOME/bin/wso2server.sh' --api '$a.auth'" < /dev/null > /dev/null 2>&1 &
+  SERVERS="$SERVERS $!"
+}
 serve() { # serve PORT FILE
   command -v socat > /dev/null 2>&1 || return 0
   mkdir -p "$UI"
@@ -413,6 +454,7 @@ log INFO org.wso2.carbon.analytics.dataservice.core.indexing.IndexNodeCoordinato
 log INFO $FINALIZER "Server           :  WSO2 Identity Server Analytics-5.6.0"
 log INFO $FINALIZER "WSO2 Carbon started in $(( $(now) - STARTED_AT )) sec"
 log INFO org.wso2.carbon.ui.internal.CarbonUIServiceComponent "Mgt Console URL  : https://$IP:$HTTPS_PORT/carbon/"
+serve_api
 log INFO org.wso2.carbon.event.input.adapter.core.internal.CarbonEventManagementService "Starting polling event receivers"
 
 # ---- running: heartbeats, membership, HA fail-over, Spark workers --------------------------
