@@ -236,7 +236,11 @@ shutdown() {
     rm -rf "$CL/cep-active"
   fi
   for p in $CLAIMED; do rm -rf "$PORTS/$p"; done
-  [ -z "$SERVERS" ] || kill $SERVERS 2>/dev/null
+  # Only the socat processes still running as this node's children: one that failed to bind
+  # is gone, and its pid may belong to anyone by now.
+  for p in $SERVERS; do
+    [ "$(cut -d ' ' -f 2,4 "/proc/$p/stat" 2>/dev/null)" = "(socat) $$" ] && kill "$p" 2>/dev/null
+  done
   log INFO org.wso2.carbon.core.ServerManagement "Shutdown complete"
   log INFO org.wso2.carbon.core.init.CarbonServerManager "Halting JVM"
   exit 0
