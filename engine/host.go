@@ -46,17 +46,15 @@ type Host struct {
 	// pending counts, by path, the reads of read-ahead files the play's tasks have still to
 	// make, whether the file is still held or was forgotten after a change.
 	pending map[string]int
-	// wantStat are the paths the play's tasks stat, with whether a hash is asked; tried are the
-	// paths (stats as "stat:"+path) read or stat'd ahead since a change last made them stale.
-	wantStat map[string]bool
-	tried    map[string]bool
+	// wantStat are the paths the play's tasks stat, with whether a hash is asked. triedFiles and
+	// triedStats are the paths read or stat'd ahead since a change last made them stale.
+	wantStat               map[string]bool
+	triedFiles, triedStats map[string]bool
 }
 
 type prefetchedFile struct {
 	info conn.FileInfo
 	data []byte
-	// readers is how many tasks of the play will still read the file; the last one frees it.
-	readers int
 }
 
 // TaskChanged reports whether an earlier task on this host, named as in the playbook ("name",
@@ -177,10 +175,8 @@ func (h *Host) ReadFile(ctx context.Context, p string) (conn.FileInfo, []byte, e
 		h.pending[p]--
 	}
 	if f, ok := h.prefetched[p]; ok {
-		if f.readers--; f.readers <= 0 {
-			delete(h.prefetched, p)
-		} else {
-			h.prefetched[p] = f
+		if h.pending[p] <= 0 {
+			delete(h.prefetched, p) // the play's last reader frees it
 		}
 		return f.info, f.data, nil
 	}

@@ -27,7 +27,8 @@ const prefetchLimit = 64 << 20
 // change what a Check sees. It replaces the previous play's.
 func (h *Host) prefetch(ctx context.Context, files []string, stats []StatPath) {
 	h.prefetched, h.statted = map[string]prefetchedFile{}, map[string]stattedPath{}
-	h.pending, h.wantStat, h.tried = map[string]int{}, map[string]bool{}, map[string]bool{}
+	h.pending, h.wantStat = map[string]int{}, map[string]bool{}
+	h.triedFiles, h.triedStats = map[string]bool{}, map[string]bool{}
 	for _, p := range files {
 		if p != "" {
 			h.pending[p]++
@@ -59,13 +60,11 @@ func (h *Host) fillFiles(ctx context.Context) {
 	}
 	var files []string
 	for _, p := range slices.Sorted(maps.Keys(h.pending)) {
-		if _, held := h.prefetched[p]; held || h.tried[p] || h.pending[p] <= 0 {
+		if _, held := h.prefetched[p]; held || h.triedFiles[p] || h.pending[p] <= 0 {
 			continue
 		}
-		h.tried[p] = true
-		for range h.pending[p] {
-			files = append(files, p)
-		}
+		h.triedFiles[p] = true
+		files = append(files, p)
 	}
 	maps.Copy(h.prefetched, h.readAhead(ctx, files))
 }
@@ -76,10 +75,10 @@ func (h *Host) fillStats(ctx context.Context, hash bool) {
 	}
 	var paths []string
 	for _, p := range slices.Sorted(maps.Keys(h.wantStat)) {
-		if _, held := h.statted[p]; held || h.tried["stat:"+p] || h.wantStat[p] != hash {
+		if _, held := h.statted[p]; held || h.triedStats[p] || h.wantStat[p] != hash {
 			continue
 		}
-		h.tried["stat:"+p] = true
+		h.triedStats[p] = true
 		paths = append(paths, p)
 	}
 	if len(paths) == 0 {
@@ -101,9 +100,9 @@ func (h *Host) missed(p string, stat bool) bool {
 	}
 	if stat {
 		_, want := h.wantStat[p]
-		return want && !h.tried["stat:"+p]
+		return want && !h.triedStats[p]
 	}
-	return h.pending[p] > 0 && !h.tried[p]
+	return h.pending[p] > 0 && !h.triedFiles[p]
 }
 
 // stattedPath is a path stat'd ahead: exactly what conn.Stat said, with or without hashes.
@@ -134,12 +133,10 @@ func (h *Host) statAhead(p string, hash bool) (conn.FileInfo, bool) {
 func (h *Host) readAhead(ctx context.Context, paths []string) map[string]prefetchedFile {
 	var want []string
 	byName := map[string]string{}
-	readers := map[string]int{}
 	for _, p := range paths {
 		if p == "" {
 			continue
 		}
-		readers[p]++
 		clean := path.Clean(p)
 		if _, dup := byName[strings.TrimPrefix(clean, "/")]; dup {
 			continue
@@ -176,7 +173,7 @@ func (h *Host) readAhead(ctx context.Context, paths []string) map[string]prefetc
 				io.Copy(io.Discard, pr)
 				return
 			}
-			got[orig] = prefetchedFile{data: data, readers: readers[orig], info: conn.FileInfo{
+			got[orig] = prefetchedFile{data: data, info: conn.FileInfo{
 				Path: orig, Exists: true, Type: conn.TypeFile, Mode: fs.FileMode(hdr.Mode).Perm(),
 				UID: hdr.Uid, GID: hdr.Gid, Size: hdr.Size, SHA256: SHA256(data),
 			}}
@@ -209,34 +206,21 @@ func (l *limited) Write(p []byte) (int, error) {
 // anything below them and their parents (a missing directory a change creates), or everything
 // when its effects are not declared (a command, a start).
 func (h *Host) forget(effects []Effect) {
-	if len(h.prefetched) == 0 && len(h.statted) == 0 && len(h.tried) == 0 {
-		return
-	}
 	if len(effects) == 0 {
 		clear(h.prefetched)
 		clear(h.statted)
-		clear(h.tried)
+		clear(h.triedFiles)
+		clear(h.triedStats)
 		return
 	}
 	eps := make([]string, len(effects))
 	for i, e := range effects {
 		eps[i] = path.Clean(e.Path)
 	}
-	for p := range h.tried {
-		if affected(strings.TrimPrefix(p, "stat:"), eps) {
-			delete(h.tried, p)
-		}
-	}
-	for p := range h.prefetched {
-		if affected(p, eps) {
-			delete(h.prefetched, p)
-		}
-	}
-	for p := range h.statted {
-		if affected(p, eps) {
-			delete(h.statted, p)
-		}
-	}
+	maps.DeleteFunc(h.prefetched, func(p string, _ prefetchedFile) bool { return affected(p, eps) })
+	maps.DeleteFunc(h.statted, func(p string, _ stattedPath) bool { return affected(p, eps) })
+	maps.DeleteFunc(h.triedFiles, func(p string, _ bool) bool { return affected(p, eps) })
+	maps.DeleteFunc(h.triedStats, func(p string, _ bool) bool { return affected(p, eps) })
 }
 
 // remember keeps, after a change was applied, the files it wrote that later tasks of the play
@@ -244,14 +228,11 @@ func (h *Host) forget(effects []Effect) {
 // those tasks need not read them back. Only whole files with a known mode and owner are kept.
 func (h *Host) remember(effects []Effect) {
 	for _, e := range effects {
-		n := h.pending[e.Path]
-		if e.Kind != EffectFile || e.Data == nil || e.Mode == 0 || e.UID < 0 || e.GID < 0 || n <= 0 {
+		// Only what a later task will read, and only in a play read ahead (pending is set).
+		if e.Kind != EffectFile || e.Data == nil || e.Mode == 0 || e.UID < 0 || e.GID < 0 || h.pending[e.Path] <= 0 {
 			continue
 		}
-		if h.prefetched == nil {
-			continue // no read-ahead for this play
-		}
-		h.prefetched[e.Path] = prefetchedFile{data: e.Data, readers: n, info: conn.FileInfo{
+		h.prefetched[e.Path] = prefetchedFile{data: e.Data, info: conn.FileInfo{
 			Path: e.Path, Exists: true, Type: conn.TypeFile, Mode: fs.FileMode(e.Mode).Perm(),
 			UID: e.UID, GID: e.GID, Size: int64(len(e.Data)), SHA256: SHA256(e.Data),
 		}}
