@@ -129,6 +129,7 @@ func testRegistry() *engine.Registry {
 	r.Register("stat_path", statPath{})
 	r.Register("put_file", putFile{})
 	r.Register("shell_run", shellRun{})
+	r.Register("read_blocks", readBlocks{})
 	return r
 }
 

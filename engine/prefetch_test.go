@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -155,5 +156,60 @@ play "p" {
 	}
 	if n := cc.readAheads.Load(); n != 2 {
 		t.Errorf("apply read ahead %d times, want 2 (before the play, then once after the script)", n)
+	}
+}
+
+// readBlocks is a test module whose nested blocks each name a host file that Check reads.
+type readBlocks struct{}
+
+func (readBlocks) Schema() engine.Schema {
+	return engine.Schema{Description: "Test module: reads the files of its blocks.",
+		Blocks: []engine.BlockSchema{{Type: "file", Description: "a file",
+			Attrs: []engine.Attr{{Name: "path", Type: cty.String, Required: true, HostFile: true, Description: "file"}}}}}
+}
+
+func (readBlocks) Check(ctx context.Context, h *engine.Host, a *engine.Args) (*engine.Change, error) {
+	var sizes []string
+	for _, b := range a.BlocksOf("file") {
+		fi, _, err := h.ReadFile(ctx, b.String("path"))
+		if err != nil {
+			return nil, err
+		}
+		sizes = append(sizes, fmt.Sprint(fi.Size))
+	}
+	return &engine.Change{Action: engine.ActionNone, Summary: "sizes " + strings.Join(sizes, ",")}, nil
+}
+
+func (readBlocks) Apply(context.Context, *engine.Host, *engine.Change) error { return nil }
+
+func (readBlocks) Revert(context.Context, *engine.Host, engine.Undo) error { return nil }
+
+// Files named by HostFile attributes of nested blocks are read ahead too, with the play's others.
+func TestPlanReadsAheadBlockFiles(t *testing.T) {
+	f := newFixture(t, `
+play "p" {
+  hosts = "app"
+  task "read_blocks" "two" {
+    file { path = "${host.vars.root}/a.sql" }
+    file { path = "${host.vars.root}/b.sql" }
+  }
+  task "read_blocks" "again" {
+    file { path = "${host.vars.root}/a.sql" }
+  }
+}`, 1, engine.VarInputs{})
+	write(t, filepath.Join(f.dir, "n1/a.sql"), "select 1;\n")
+	write(t, filepath.Join(f.dir, "n1/b.sql"), "select 22;\n")
+	cc := &countingConn{Conn: local.New()}
+	cfg := f.config()
+	cfg.Conns = engine.NewConns(func(context.Context, *inventory.Host) (conn.Conn, error) { return cc, nil })
+	p, err := engine.PlanRun(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cc.reads.Load() != 0 || cc.readAheads.Load() != 1 {
+		t.Errorf("plan made %d reads and %d read-aheads, want 0 and 1", cc.reads.Load(), cc.readAheads.Load())
+	}
+	if got := summaries(p, "n1"); got["two"] != "sizes 10,11" || got["again"] != "sizes 10" {
+		t.Errorf("checks saw %v, want the files' sizes", got)
 	}
 }

@@ -687,22 +687,17 @@ func (r *runner) prefetchPlay(ctx context.Context, pl *Play, hs *hostState, play
 	var stats []StatPath
 	for _, t := range pl.Tasks {
 		statter, _ := t.mod.(PathStatter)
-		var fileAttrs []string
-		for _, a := range t.schema.Attrs {
-			if a.HostFile {
-				fileAttrs = append(fileAttrs, a.Name)
-			}
-		}
-		if statter == nil && len(fileAttrs) == 0 || !r.taskSelected(t) {
+		if statter == nil && !t.schema.readsHostFiles() || !r.taskSelected(t) {
 			continue
 		}
 		args, ok := r.evalArgsAhead(t, hs, playHosts)
 		if !ok {
 			continue
 		}
-		for _, name := range fileAttrs {
-			if v := args.Value(name); !v.IsNull() && v.IsKnown() && v.Type() == cty.String {
-				files = append(files, v.AsString())
+		files = append(files, hostFiles(t.schema.Attrs, args)...)
+		for _, bs := range t.schema.Blocks {
+			for _, b := range args.BlocksOf(bs.Type) {
+				files = append(files, hostFiles(bs.Attrs, b)...)
 			}
 		}
 		if statter != nil && args.whollyKnown() {
@@ -713,6 +708,20 @@ func (r *runner) prefetchPlay(ctx context.Context, pl *Play, hs *hostState, play
 		return
 	}
 	hs.plan.prefetch(ctx, files, stats)
+}
+
+// hostFiles returns the known values of the attributes marked HostFile.
+func hostFiles(attrs []Attr, args *Args) []string {
+	var out []string
+	for _, a := range attrs {
+		if !a.HostFile {
+			continue
+		}
+		if v := args.Value(a.Name); !v.IsNull() && v.IsKnown() && v.Type() == cty.String {
+			out = append(out, v.AsString())
+		}
+	}
+	return out
 }
 
 // evalArgsAhead evaluates t's arguments on hs before the play and keeps them for execute; ok is

@@ -31,11 +31,29 @@ type Attr struct {
 	Default     cty.Value
 	Description string
 	// HostFile says the value names a file on the host that Check reads whole: a plan reads all
-	// of a play's such files on a host in one round trip before its first task.
+	// of a play's such files on a host in one round trip before its first task. It may be set
+	// on the attributes of nested blocks too.
 	HostFile bool
 	// ControllerPath says the value names a file on the controller (a jar to copy, an archive):
 	// a relative path resolves against the task's file, and offline bundles carry the file.
 	ControllerPath bool
+}
+
+// readsHostFiles reports whether an attribute, of the task or of a nested block, is HostFile.
+func (s Schema) readsHostFiles() bool {
+	for _, a := range s.Attrs {
+		if a.HostFile {
+			return true
+		}
+	}
+	for _, b := range s.Blocks {
+		for _, a := range b.Attrs {
+			if a.HostFile {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // BlockSchema is a nested block type of a module, repeatable unless Max is 1.

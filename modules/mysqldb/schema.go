@@ -29,7 +29,7 @@ func (Module) Schema() engine.Schema {
 			{Type: "schema", Description: "A script loaded once into a database, guarded by the tables it creates: all present is in sync, none loads it, some is a \"half-loaded schema\" error.", Attrs: []engine.Attr{
 				{Name: "database", Type: cty.String, Required: true, Description: "Database the script is loaded into."},
 				{Name: "script", Type: cty.String, ControllerPath: true, Description: "Path of the script on the controller; a relative path is relative to the playbook file that names it."},
-				{Name: "script_host_path", Type: cty.String, Description: "Path of the script on the task's host, read through its connection (instead of script)."},
+				{Name: "script_host_path", Type: cty.String, HostFile: true, Description: "Path of the script on the task's host, read through its connection (instead of script)."},
 				{Name: "guard_tables", Type: cty.List(cty.String), Description: "Tables that show the script was loaded; by default every table its CREATE TABLE statements create."},
 				{Name: "ledger", Type: cty.Bool, Description: "Record the script's name and sha256 in table isaplay_ledger of the database, so later plans say \"already loaded\" or fail with \"script changed since it was loaded\"."},
 			}},
