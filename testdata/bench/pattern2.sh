@@ -18,6 +18,7 @@ repo=$(pwd)
 REF=${ISAPLAY_WSO2_REFERENCE:-$(cd .. && pwd)/shared/wso2-reference}
 runs=${BENCH_RUNS:-3}
 export PATH="$PATH:/usr/sbin:/usr/local/sbin"
+. testdata/demo/services.sh
 fail() { echo "pattern2 bench: $*" >&2; exit 1; }
 [ -f "$REF/repository/conf/carbon.xml" ] || fail "WSO2 reference files not found in $REF (set ISAPLAY_WSO2_REFERENCE)"
 [ "$(id -u)" -eq 0 ] || fail "run as root: the test nodes use mount namespaces"
@@ -27,10 +28,8 @@ work=$(mktemp -d /tmp/isaplay-bench-p2.XXXXXX)
 svn_pid="" cur="" dbdir=""
 teardown() { # the setup of one N
 	[ -n "$cur" ] || return 0
-	"$work/testcluster" down -dir "$cur/cluster" >/dev/null 2>&1 || true
-	sh testdata/mariadb/start.sh --stop "$dbdir" >/dev/null 2>&1 || true
+	stop_services "$work/testcluster" "$cur" "$dbdir" "$svn_pid" >/dev/null 2>&1
 	case "$dbdir" in /dev/shm/isaplay-bench-db.*) rm -rf "$dbdir" ;; esac
-	[ -n "$svn_pid" ] && kill "$svn_pid" 2>/dev/null || true
 	svn_pid="" cur=""
 }
 cleanup() {
@@ -48,35 +47,19 @@ go build -o "$work/testcluster" ./inventory/testcluster/cmd/testcluster
 go build -o "$work/sshfloor" ./inventory/testcluster/cmd/sshfloor
 go run ./cmd/isaplay/pattern2test/mkpacks -ref "$REF" -repo "$repo" -out "$work/files" >/dev/null
 
-rand() { od -An -N6 -tx1 /dev/urandom | tr -d ' \n'; }
-port() { echo $((20000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 20000)); }
-
-# setup N: test nodes db1 (group mysql) and an1..anN (group analytics), MariaDB, svnserve, vars.
-# Copied from testdata/demo/demo.sh, without the identity nodes.
+# setup N: test nodes db1 (group mysql) and an1..anN (group analytics), MariaDB, svnserve, vars:
+# the demo's environment (testdata/demo/services.sh) without the identity nodes.
 setup() {
 	n=$1
 	cur="$work/n$n"
 	mkdir -p "$cur"
-	"$work/testcluster" up -n $((n + 1)) -dir "$cur/cluster" >"$cur/nodes.txt"
-	set -- $(awk '$1 != "inventory:" && NF == 2 { print $2 }' "$cur/nodes.txt")
-	[ $# -eq $((n + 1)) ] || fail "expected $((n + 1)) nodes, got: $(cat "$cur/nodes.txt")"
+	cluster_up "$work/testcluster" $((n + 1)) "$cur" || fail "expected $((n + 1)) nodes, got: $(cat "$cur/nodes.txt")"
+	set -- $node_addrs
+	nodes="db1/mysql"
+	i=1
+	while [ $i -le "$n" ]; do nodes="$nodes an$i/analytics"; i=$((i + 1)); done
 	{
-		echo "defaults {"
-		echo "  user          = \"root\""
-		echo "  identity_file = \"$cur/cluster/client_key\""
-		echo "  known_hosts   = \"$cur/cluster/known_hosts\""
-		echo "}"
-		i=0
-		for addr in "$@"; do
-			if [ $i -eq 0 ]; then name=db1 group=mysql; else name=an$i group=analytics; fi
-			echo "host \"$name\" {"
-			echo "  address = \"${addr%:*}\""
-			echo "  port    = ${addr##*:}"
-			echo "  groups  = [\"$group\"]"
-			echo "  vars    = { java_home = \"/usr/lib/jvm/default-java\" }"
-			echo "}"
-			i=$((i + 1))
-		done
+		hosts_hcl "$cur" "$nodes" "$@"
 		echo "# IS nodes off: pattern2.hcl's identity plays run on no host."
 		echo "group \"identity\" {"
 		echo "  hosts = []"
@@ -91,45 +74,14 @@ setup() {
 	dbdir="$cur/mariadb"
 	[ -z "${BENCH_DB_TMPFS:-}" ] || dbdir=$(mktemp -d /dev/shm/isaplay-bench-db.XXXXXX)
 	db_pass="bench-db-$(rand)"
-	for try in 1 2 3 4 5; do
-		if out=$(sh testdata/mariadb/start.sh "$dbdir" "$(port)" "$db_pass" 2>"$cur/mariadb.err"); then break; fi
-		[ "$try" -lt 5 ] || { cat "$cur/mariadb.err" >&2; fail "MariaDB did not start"; }
-	done
-	eval "$out"
-
+	start_mariadb "$dbdir" "$db_pass" "$cur/mariadb.err" || fail "MariaDB did not start"
 	svn_pass="bench-svn-$(rand)"
-	mkdir -p "$cur/svn"
-	svnadmin create "$cur/svn/isan"
-	printf '[general]\nanon-access = none\nauth-access = write\npassword-db = passwd\nrealm = isaplay-bench\n' >"$cur/svn/isan/conf/svnserve.conf"
-	printf '[users]\nwso2 = %s\n' "$svn_pass" >"$cur/svn/isan/conf/passwd"
-	for try in 1 2 3 4 5; do
-		svn_port=$(port)
-		if svnserve -d --listen-host 127.0.0.1 --listen-port "$svn_port" -r "$cur/svn" --pid-file "$cur/svn/pid" 2>"$cur/svn.err"; then break; fi
-		[ "$try" -lt 5 ] || { cat "$cur/svn.err" >&2; fail "svnserve did not start"; }
-	done
-	i=0
-	until [ -s "$cur/svn/pid" ]; do i=$((i + 1)); [ $i -lt 100 ] || fail "svnserve did not start"; sleep 0.05; done
-	svn_pid=$(cat "$cur/svn/pid")
-
-	cat >"$cur/pattern2.vars.hcl" <<VARS
-an_home           = "/opt/wso2/wso2is-analytics-5.6.0"
-db_host           = "$MARIADB_HOST"
-db_port           = $MARIADB_PORT
-db_admin_user     = "$MARIADB_ADMIN_USER"
-an_db_user        = "wso2an"
-mysql_jar         = "$work/files/mysql-connector-java-5.1.47-bin.jar"
-svnkit_jar        = "$work/files/svnkit-all-1.8.7.wso2v1.jar"
-trilead_jar       = "$work/files/trilead-ssh2-1.0.0-build215.jar"
-svn_url           = "svn://127.0.0.1:$svn_port/isan/"
-svn_user          = "wso2"
-an_symlink        = "/opt/wso2/is-analytics"
-an_cluster_domain = "bench$n.analytics.domain"
-start_servers     = false
-VARS
-	export ISAPLAY_VAR_db_admin_password="$db_pass"
-	export ISAPLAY_VAR_an_db_password="an-$db_pass"
-	export ISAPLAY_VAR_admin_password="admin-$db_pass"
-	export ISAPLAY_VAR_svn_password="$svn_pass"
+	start_svnserve "$cur/svn" "$svn_pass" isaplay-bench "$cur/svn.err" || fail "svnserve did not start"
+	{
+		analytics_vars "$work/files" "bench$n"
+		echo "start_servers     = false"
+	} >"$cur/pattern2.vars.hcl"
+	export_secrets "$db_pass" "$svn_pass"
 	export ISAPLAY_STATE_DIR="$cur/state"
 }
 
