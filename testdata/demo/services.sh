@@ -49,7 +49,7 @@ hosts_hcl() {
 # the MARIADB_* variables start.sh prints (MARIADB_HOST, MARIADB_PORT, MARIADB_ADMIN_USER, ...).
 start_mariadb() {
 	for svc_try in 1 2 3 4 5; do
-		if svc_out=$(sh testdata/mariadb/start.sh "$1" "$(port)" "$2" 2>"$3"); then
+		if svc_out=$(MARIADB_ADMIN_PASSWORD=$2 sh testdata/mariadb/start.sh "$1" "$(port)" 2>"$3"); then
 			eval "$svc_out"
 			return 0
 		fi

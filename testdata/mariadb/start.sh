@@ -3,7 +3,7 @@
 # 127.0.0.1 on the given port, root reachable on the socket only, and an admin user with a
 # password for TCP logins. Needs Debian's mariadb-server package (apt-get install mariadb-server).
 #
-#   testdata/mariadb/start.sh DIR [PORT] [ADMIN_PASSWORD]   start; prints KEY=VALUE lines
+#   MARIADB_ADMIN_PASSWORD=... testdata/mariadb/start.sh DIR [PORT]   start; prints KEY=VALUE lines
 #   testdata/mariadb/start.sh --stop DIR                     stop the server started in DIR
 #
 # It never touches a system MariaDB: everything lives under DIR, and --stop signals only the
@@ -28,9 +28,10 @@ if [ "${1:-}" = "--stop" ]; then
 	exit 0
 fi
 
-dir=${1:?usage: start.sh DIR [PORT] [ADMIN_PASSWORD]}
+dir=${1:?usage: MARIADB_ADMIN_PASSWORD=... start.sh DIR [PORT]}
 port=${2:-3306}
-pass=${3:-isaplay-demo}
+# The password comes in the environment, never on a command line (ps shows those).
+pass=${MARIADB_ADMIN_PASSWORD:-isaplay-demo}
 user_opt=""
 [ "$(id -u)" -eq 0 ] && user_opt="--user=root"
 
