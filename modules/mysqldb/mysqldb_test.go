@@ -24,17 +24,7 @@ import (
 // server is the private MariaDB every test of this package uses.
 var server *mariadbtest.Server
 
-func TestMain(m *testing.M) {
-	s, err := mariadbtest.StartServer(context.Background())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "mysqldb tests need a real MariaDB:", err)
-		os.Exit(1)
-	}
-	server = s
-	code := m.Run()
-	s.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { mariadbtest.Main(m, &server) }
 
 func newHost(t *testing.T) *engine.Host {
 	return engine.NewHost("db1", local.New(), "run1", t.TempDir(), nil)
