@@ -46,7 +46,11 @@ func (e Expr) IsLiteral() bool {
 
 // Template returns e as an HCL template string without quotes: ${var.NAME} for references,
 // literal text with its template sequences escaped ($${).
-func (e Expr) Template() string {
+func (e Expr) Template() string { return e.join(templateEscape) }
+
+// join writes e as HCL template text, the literal parts through esc: a quoted string and a
+// heredoc escape literals differently but interpolate references the same way.
+func (e Expr) join(esc func(string) string) string {
 	var b strings.Builder
 	for _, p := range e {
 		switch {
@@ -55,7 +59,7 @@ func (e Expr) Template() string {
 		case p.Raw != "":
 			b.WriteString("${" + p.Raw + "}")
 		default:
-			b.WriteString(templateEscape(p.Lit))
+			b.WriteString(esc(p.Lit))
 		}
 	}
 	return b.String()

@@ -121,33 +121,9 @@ func expr(e Expr, indent string) string {
 		}
 	}
 	if !multi {
-		var b strings.Builder
-		b.WriteByte('"')
-		for _, p := range e {
-			switch {
-			case p.Var != "":
-				b.WriteString("${var." + p.Var + "}")
-			case p.Raw != "":
-				b.WriteString("${" + p.Raw + "}")
-			default:
-				b.WriteString(escape(p.Lit))
-			}
-		}
-		b.WriteByte('"')
-		return b.String()
+		return `"` + e.join(escape) + `"`
 	}
-	var b strings.Builder
-	for _, p := range e {
-		switch {
-		case p.Var != "":
-			b.WriteString("${var." + p.Var + "}")
-		case p.Raw != "":
-			b.WriteString("${" + p.Raw + "}")
-		default:
-			b.WriteString(templateEscape(p.Lit))
-		}
-	}
-	text := b.String()
+	text := e.Template()
 	delim := "EOT"
 	for i := 2; hasLine(text, delim); i++ {
 		delim = fmt.Sprintf("EOT%d", i)

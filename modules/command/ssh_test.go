@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/isaplay/isaplay/engine"
-	"github.com/isaplay/isaplay/inventory/sshconn"
 	"github.com/isaplay/isaplay/inventory/testcluster"
+	"github.com/isaplay/isaplay/modules/internal/modtest"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -18,13 +18,7 @@ func TestThroughSSH(t *testing.T) {
 	node := cl.Nodes[0]
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	c, err := sshconn.Dial(ctx, sshconn.Config{Host: node.Name, Address: node.Address, Port: node.Port, User: cl.User,
-		IdentityFiles: []string{cl.KeyFile}, KnownHostsFile: cl.KnownHosts, SSHConfigFile: "none", NoAgent: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	h := engine.NewHost(node.Name, c, "run1", ".isaplay", nil)
+	h := engine.NewHost(node.Name, modtest.DialSSH(ctx, t, cl, 0), "run1", ".isaplay", nil)
 	h.AddSecret("Svn-Pa55")
 	a := engine.NewArgs(Name, map[string]cty.Value{
 		"argv":  strs("sh", "-c", `read pw; printf '%s|%s\n' "$1" "$pw"`, "x", "it's $(not) `run`; *"),

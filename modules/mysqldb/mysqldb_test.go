@@ -15,6 +15,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 	"github.com/isaplay/isaplay/engine"
 	"github.com/isaplay/isaplay/inventory/local"
+	"github.com/isaplay/isaplay/modules/internal/modtest"
 	"github.com/isaplay/isaplay/modules/mysqldb/dbconn"
 	"github.com/isaplay/isaplay/modules/mysqldb/mariadbtest"
 	"github.com/isaplay/isaplay/modules/wso2ref"
@@ -24,17 +25,7 @@ import (
 // server is the private MariaDB every test of this package uses.
 var server *mariadbtest.Server
 
-func TestMain(m *testing.M) {
-	s, err := mariadbtest.StartServer(context.Background())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "mysqldb tests need a real MariaDB:", err)
-		os.Exit(1)
-	}
-	server = s
-	code := m.Run()
-	s.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { mariadbtest.Main(m, &server) }
 
 func newHost(t *testing.T) *engine.Host {
 	return engine.NewHost("db1", local.New(), "run1", t.TempDir(), nil)
@@ -471,13 +462,7 @@ func TestLedger(t *testing.T) {
 	args := engine.NewArgs(Name, conn(nil), database("ledgered", ""), schema("ledgered", script, map[string]cty.Value{"ledger": cty.True}))
 	h := newHost(t)
 	m := Module{}
-	c, err := m.Check(context.Background(), h, args)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Apply(context.Background(), h, c); err != nil {
-		t.Fatal(err)
-	}
+	c := modtest.Apply(t, h, m, args)
 	rows := query(t, admin, "SELECT CONCAT(script, ' ', sha256) FROM ledgered.isaplay_ledger")
 	if len(rows) != 1 || rows[0] != script+" "+engine.SHA256([]byte(body)) {
 		t.Errorf("ledger rows %v", rows)
@@ -513,15 +498,9 @@ func TestRevertRefusesAUsedDatabase(t *testing.T) {
 	args := engine.NewArgs(Name, conn(nil), database("used", "latin1"), schema("used", script, nil))
 	h := newHost(t)
 	m := Module{}
-	c, err := m.Check(context.Background(), h, args)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Apply(context.Background(), h, c); err != nil {
-		t.Fatal(err)
-	}
+	c := modtest.Apply(t, h, m, args)
 	exec(t, admin, "INSERT INTO used.t1 VALUES (1)", "CREATE TABLE used.extra (x INT)")
-	err = m.CheckRevert(context.Background(), h, c.Undo)
+	err := m.CheckRevert(context.Background(), h, c.Undo)
 	var drift *engine.DriftError
 	if !errors.As(err, &drift) {
 		t.Fatalf("CheckRevert: %v, want a DriftError", err)
@@ -634,18 +613,12 @@ func TestRevertInALaterProcess(t *testing.T) {
 	admin := server.Admin(t)
 	args := engine.NewArgs(Name, conn(nil), database("laterdb", ""))
 	h := newHost(t)
-	c, err := Module{}.Check(context.Background(), h, args)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := (Module{}).Apply(context.Background(), h, c); err != nil {
-		t.Fatal(err)
-	}
+	c := modtest.Apply(t, h, Module{}, args)
 	if strings.Contains(string(c.Undo.Data), server.AdminPassword) {
 		t.Fatalf("undo record holds the password: %s", c.Undo.Data)
 	}
 	passwords.Clear() // as in a new process
-	err = Module{}.Revert(context.Background(), h, c.Undo)
+	err := Module{}.Revert(context.Background(), h, c.Undo)
 	if err == nil || !strings.Contains(err.Error(), "WithLoginPassword") {
 		t.Errorf("revert without a password: %v", err)
 	}
@@ -671,5 +644,37 @@ func TestSchemaIntoADatabaseCreatedElsewhere(t *testing.T) {
 	}
 	if _, err := (Module{}).Check(context.Background(), h, args); err == nil || !strings.Contains(err.Error(), "no database block creates it") {
 		t.Errorf("apply-time check: %v", err)
+	}
+}
+
+// TestHostScriptReadOnce: a schema script on the host is read once per task; Apply loads the
+// statements Check read and split (it must not read the file again: the bytes it loads are the
+// ones whose digest the plan showed).
+func TestHostScriptReadOnce(t *testing.T) {
+	admin := server.Admin(t)
+	script := filepath.Join(t.TempDir(), "once.sql")
+	if err := os.WriteFile(script, []byte("CREATE TABLE t1 (id INT);\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { exec(t, admin, "DROP DATABASE IF EXISTS readonce") })
+	args := engine.NewArgs(Name, conn(nil), database("readonce", ""),
+		engine.NewArgs("schema", map[string]cty.Value{"database": cty.StringVal("readonce"), "script_host_path": cty.StringVal(script)}))
+	h := modtest.Host(t)
+	c, err := Module{}.Check(context.Background(), h, args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trips := h.Conn().(*modtest.Counting).Trips
+	if n := trips(); n != 1 {
+		t.Fatalf("check made %d round trips to the host, want 1 (the script)", n)
+	}
+	if err := (Module{}).Apply(context.Background(), h, c); err != nil {
+		t.Fatal(err)
+	}
+	if n := trips(); n != 1 {
+		t.Errorf("apply made %d more round trips to the host, want none", n-1)
+	}
+	if !schemaExists(t, admin, "readonce") || len(query(t, admin, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'readonce'")) != 1 {
+		t.Error("apply did not load the script")
 	}
 }

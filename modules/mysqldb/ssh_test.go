@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/isaplay/isaplay/engine"
-	"github.com/isaplay/isaplay/inventory/sshconn"
 	"github.com/isaplay/isaplay/inventory/testcluster"
+	"github.com/isaplay/isaplay/modules/internal/modtest"
 	"github.com/isaplay/isaplay/modules/wso2ref"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -23,12 +23,7 @@ func TestThroughSSH(t *testing.T) {
 	n := cl.Nodes[0]
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	c, err := sshconn.Dial(ctx, sshconn.Config{Host: n.Name, Address: n.Address, Port: n.Port, User: cl.User,
-		IdentityFiles: []string{cl.KeyFile}, KnownHostsFile: cl.KnownHosts, SSHConfigFile: "none", NoAgent: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := modtest.DialSSH(ctx, t, cl, 0)
 	// The product home on the node: /opt/wso2/.../dbscripts/mysql5.7.sql.
 	script, err := os.ReadFile(filepath.Join(wso2ref.Dir(t), "dbscripts", "mysql5.7.sql"))
 	if err != nil {

@@ -2,8 +2,6 @@ package sqlcheck
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"strings"
 	"testing"
 
@@ -15,17 +13,7 @@ import (
 
 var server *mariadbtest.Server
 
-func TestMain(m *testing.M) {
-	s, err := mariadbtest.StartServer(context.Background())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "sqlcheck tests need a real MariaDB:", err)
-		os.Exit(1)
-	}
-	server = s
-	code := m.Run()
-	s.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { mariadbtest.Main(m, &server) }
 
 func args(query string, extra map[string]cty.Value) *engine.Args {
 	v := map[string]cty.Value{

@@ -14,6 +14,7 @@ import (
 	"github.com/isaplay/isaplay/inventory/conn"
 	"github.com/isaplay/isaplay/inventory/sshconn"
 	"github.com/isaplay/isaplay/inventory/testcluster"
+	"github.com/isaplay/isaplay/modules/internal/modtest"
 	"github.com/isaplay/isaplay/modules/wso2ref"
 )
 
@@ -30,8 +31,7 @@ func TestThroughSSH(t *testing.T) {
 		inv: fmt.Sprintf("host %q {\n  address = %q\n}\n", n.Name, n.Address),
 		// Every run (and the rollback) closes its connections, so each dials anew.
 		dial: func(ctx context.Context, h *inventory.Host) (conn.Conn, error) {
-			return sshconn.Dial(ctx, sshconn.Config{Host: n.Name, Address: n.Address, Port: n.Port, User: cl.User,
-				IdentityFiles: []string{cl.KeyFile}, KnownHostsFile: cl.KnownHosts, SSHConfigFile: "none", NoAgent: true})
+			return sshconn.Dial(ctx, modtest.SSHConfig(cl, 0))
 		},
 	}
 

@@ -3,9 +3,7 @@ package dbconn
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
-	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -18,17 +16,7 @@ import (
 
 var server *mariadbtest.Server
 
-func TestMain(m *testing.M) {
-	s, err := mariadbtest.StartServer(context.Background())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "dbconn tests need a real MariaDB:", err)
-		os.Exit(1)
-	}
-	server = s
-	code := m.Run()
-	s.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { mariadbtest.Main(m, &server) }
 
 // dialCounter is the local connection with its Dial counted: the SSH connection's Dial is what
 // reaches a server on a remote host's loopback.

@@ -72,6 +72,20 @@ func Start(tb testing.TB) *Server {
 	return s
 }
 
+// Main is a package's TestMain when all its tests share one server: it starts the server, sets
+// *server, runs the tests and stops the server, and exits with their code (1 without a server).
+func Main(m *testing.M, server **Server) {
+	s, err := StartServer(context.Background())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "these tests need a real MariaDB:", err)
+		os.Exit(1)
+	}
+	*server = s
+	code := m.Run()
+	s.Stop()
+	os.Exit(code)
+}
+
 // StartServer starts a server; the caller must call Stop (TestMain uses this to share one
 // server between the tests of a package).
 func StartServer(ctx context.Context) (*Server, error) {
