@@ -53,12 +53,12 @@ is_cluster_domain = %q
 lb_host = "is.example.com"
 mysql_jar = %q
 start_servers = true
-`, isHome, db.Host, db.Port, db.AdminUser, domain, filepath.Join(files, Jars[0]))), 0o644); err != nil {
+`, IdentityHome, db.Host, db.Port, db.AdminUser, domain, filepath.Join(files, Jars[0]))), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	run := func(args ...string) string {
 		t.Helper()
-		e := &env{repo: repo, dir: dir, db: db, inventory: c.Inventory, vars: vars, playbook: "playbooks/pattern1.hcl"}
+		e := &env{Env: &Env{Repo: repo, Dir: dir, DB: db, Inventory: c.Inventory, Vars: vars, Secrets: passwords}, playbook: "playbooks/pattern1.hcl"}
 		out, err := e.runErr(args...)
 		if err != nil {
 			t.Fatalf("isaplay %s: %v\n%s", strings.Join(args, " "), err, out)

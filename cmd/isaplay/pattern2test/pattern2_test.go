@@ -6,11 +6,8 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
-	"github.com/isaplay/isaplay/cmd/isaplay/clitest"
-	"github.com/isaplay/isaplay/modules/wso2ref"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -18,10 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/isaplay/isaplay/cmd/isaplay/clitest"
 	"github.com/isaplay/isaplay/engine"
 	"github.com/isaplay/isaplay/engine/journal"
-	"github.com/isaplay/isaplay/inventory/testcluster"
-	"github.com/isaplay/isaplay/modules/mysqldb/mariadbtest"
+	"github.com/isaplay/isaplay/modules/wso2ref"
 	"github.com/isaplay/isaplay/modules/xmlpatch/xmldoc"
 )
 
@@ -29,12 +26,6 @@ import (
 var isaplayBin string
 
 func TestMain(m *testing.M) { clitest.Main(m, &isaplayBin) }
-
-const (
-	anHome = "/opt/wso2/" + AnalyticsDir
-	isHome = "/opt/wso2/" + IdentityDir
-	link   = "/opt/wso2/is-analytics"
-)
 
 // Canary secrets: none may appear in any plan, apply output or journal.
 const (
@@ -44,64 +35,19 @@ const (
 	svnPass   = "canary-svn-Pw4"
 )
 
-// env is the pattern-2 test environment: nodes, database, svnserve and the variables file.
+// passwords are the secrets every run of this package gets.
+var passwords = Secrets{AnDB: anDBPass, ISDB: isDBPass, Admin: adminPass, Svn: svnPass}
+
+// env is the pattern-2 test environment and the playbook it applies.
 type env struct {
-	repo, dir, inventory, vars string
-	// playbook is relative to repo; default playbooks/pattern2.hcl.
+	*Env
+	// playbook is relative to Repo; default playbooks/pattern2.hcl.
 	playbook string
-	cluster  *testcluster.Cluster
-	db       *mariadbtest.Server
-	svnURL   string
-	// ips of the analytics and identity nodes, in group order.
-	an, is []string
 }
 
 func setup(t *testing.T) *env {
 	t.Helper()
-	e := &env{repo: clitest.RepoRoot(t), dir: t.TempDir()}
-	ref := wso2ref.Dir(t)
-	files := filepath.Join(e.dir, "files")
-	if err := BuildFiles(ref, e.repo, files); err != nil {
-		t.Fatal(err)
-	}
-	e.db = mariadbtest.Start(t)
-	groups := []string{"mysql", "analytics", "analytics", "identity", "identity"}
-	e.cluster = testcluster.New(t, testcluster.Options{N: len(groups), Dir: filepath.Join(e.dir, "cluster"),
-		Groups: func(i int) []string { return []string{groups[i]} }})
-	e.inventory = e.cluster.Inventory
-	for i, g := range groups {
-		switch g {
-		case "analytics":
-			e.an = append(e.an, e.cluster.Nodes[i].Address)
-		case "identity":
-			e.is = append(e.is, e.cluster.Nodes[i].Address)
-		}
-	}
-	e.svnURL = clitest.StartSvn(t, filepath.Join(e.dir, "svn"), svnPass)
-	e.vars = filepath.Join(e.dir, "pattern2.vars.hcl")
-	vars := fmt.Sprintf(`an_home           = %q
-is_home           = %q
-db_host           = %q
-db_port           = %d
-db_admin_user     = %q
-an_db_user        = "wso2an"
-is_db_user        = "wso2is"
-mysql_jar         = %q
-svnkit_jar        = %q
-trilead_jar       = %q
-svn_url           = %q
-svn_user          = "wso2"
-an_symlink        = %q
-an_cluster_domain = "p2test%[11]d.analytics.domain"
-is_cluster_domain = "p2test%[11]d.is.domain"
-lb_host           = "is.example.com"
-start_servers     = false
-`, anHome, isHome, e.db.Host, e.db.Port, e.db.AdminUser, filepath.Join(files, Jars[0]), filepath.Join(files, Jars[1]),
-		filepath.Join(files, Jars[2]), e.svnURL, link, os.Getpid())
-	if err := os.WriteFile(e.vars, []byte(vars), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return e
+	return &env{Env: NewEnv(t, EnvOptions{Dir: t.TempDir(), Domain: fmt.Sprintf("p2test%d", os.Getpid()), Secrets: passwords})}
 }
 
 // run runs isaplay with the pattern-2 playbook, inventory and variables; secrets come from the
@@ -122,25 +68,16 @@ func (e *env) runErr(args ...string) (string, error) {
 		if pb == "" {
 			pb = "playbooks/pattern2.hcl"
 		}
-		full = append(append([]string{}, args...), filepath.Join(e.repo, pb), "-i", e.inventory, "--var-file", e.vars)
+		full = append(append([]string{}, args...), filepath.Join(e.Repo, pb), "-i", e.Inventory, "--var-file", e.Vars)
 	}
-	cmd := exec.Command(isaplayBin, full...)
-	cmd.Dir = e.dir
-	cmd.Env = append(os.Environ(),
-		"ISAPLAY_STATE_DIR="+filepath.Join(e.dir, "state"),
-		"ISAPLAY_VAR_db_admin_password="+e.db.AdminPassword,
-		"ISAPLAY_VAR_an_db_password="+anDBPass,
-		"ISAPLAY_VAR_is_db_password="+isDBPass,
-		"ISAPLAY_VAR_admin_password="+adminPass,
-		"ISAPLAY_VAR_svn_password="+svnPass,
-	)
+	cmd := e.Command(isaplayBin, full...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
 
 // secrets are every password the run knows.
 func (e *env) secrets() []string {
-	return []string{anDBPass, isDBPass, adminPass, svnPass, e.db.AdminPassword, xmlEscape(anDBPass)}
+	return []string{anDBPass, isDBPass, adminPass, svnPass, e.DB.AdminPassword, xmlEscape(anDBPass)}
 }
 
 func xmlEscape(s string) string {
@@ -162,10 +99,10 @@ func (e *env) noSecrets(t *testing.T, what, text string) {
 func TestPattern2(t *testing.T) {
 	e := setup(t)
 	before := map[int]map[string]string{}
-	for i := range e.cluster.Nodes {
-		before[i] = snapshot(t, e.cluster.NodeRoot(i))
+	for i := range e.Cluster.Nodes {
+		before[i] = snapshot(t, e.Cluster.NodeRoot(i))
 	}
-	admin := e.db.Admin(t)
+	admin := e.DB.Admin(t)
 	dbsBefore := queryList(t, admin, "SELECT schema_name FROM information_schema.schemata ORDER BY 1")
 	usersBefore := queryList(t, admin, "SELECT CONCAT(user, '@', host) FROM mysql.user ORDER BY 1")
 
@@ -196,29 +133,16 @@ func TestPattern2(t *testing.T) {
 		t.Errorf("second apply changed something:\n%s", again)
 	}
 	e.noSecrets(t, "second apply", again)
-	journalText := readTree(t, filepath.Join(e.dir, "state"))
+	journalText := readTree(t, filepath.Join(e.Dir, "state"))
 	e.noSecrets(t, "journal", journalText)
 
 	// Roll back the first apply: every node's /opt and the database server are as before.
-	runs, err := journal.List(filepath.Join(e.dir, "state"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	first := ""
-	for _, r := range runs {
-		if len(r.Changes) > 0 {
-			first = r.Meta.RunID
-		}
-	}
-	if first == "" {
-		t.Fatal("no run with changes in the journal")
-	}
-	rb := e.run(t, "rollback", first, "--yes")
+	rb := e.run(t, "rollback", e.lastChangedRun(t), "--yes")
 	e.noSecrets(t, "rollback", rb)
-	for i := range e.cluster.Nodes {
-		after := snapshot(t, e.cluster.NodeRoot(i))
+	for i := range e.Cluster.Nodes {
+		after := snapshot(t, e.Cluster.NodeRoot(i))
 		if d := diffSnapshots(before[i], after); d != "" {
-			t.Errorf("%s after rollback differs from before the apply:\n%s", e.cluster.Nodes[i].Name, d)
+			t.Errorf("%s after rollback differs from before the apply:\n%s", e.Cluster.Nodes[i].Name, d)
 		}
 	}
 	if got := queryList(t, admin, "SELECT schema_name FROM information_schema.schemata ORDER BY 1"); strings.Join(got, ",") != strings.Join(dbsBefore, ",") {
@@ -229,6 +153,26 @@ func TestPattern2(t *testing.T) {
 	}
 }
 
+// lastChangedRun is the id of the newest journaled run that changed something (the later
+// applies of a test change nothing, so it is the first apply).
+func (e *env) lastChangedRun(t *testing.T) string {
+	t.Helper()
+	runs, err := journal.List(filepath.Join(e.Dir, "state"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := ""
+	for _, r := range runs {
+		if len(r.Changes) > 0 {
+			id = r.Meta.RunID
+		}
+	}
+	if id == "" {
+		t.Fatal("no run with changes in the journal")
+	}
+	return id
+}
+
 // zeroChanges is the summary of an apply that changed nothing: no changes planned, or only
 // checks known at apply time that all found the hosts in sync.
 var zeroChanges = regexp.MustCompile(`(?m)^(No changes\. Every host is in sync\.|Applied: 0 changed, \d+ in sync, 0 known after apply, \d+ skipped, 0 failed, \d+ hosts\.)$`)
@@ -236,9 +180,9 @@ var zeroChanges = regexp.MustCompile(`(?m)^(No changes\. Every host is in sync\.
 // nodeFile reads a file of the node with address ip (its /opt as the controller sees it).
 func (e *env) nodeFile(t *testing.T, ip, path string) []byte {
 	t.Helper()
-	for i, n := range e.cluster.Nodes {
+	for i, n := range e.Cluster.Nodes {
 		if n.Address == ip {
-			b, err := os.ReadFile(filepath.Join(e.cluster.NodeRoot(i), strings.TrimPrefix(path, "/opt/")))
+			b, err := os.ReadFile(filepath.Join(e.Cluster.NodeRoot(i), strings.TrimPrefix(path, "/opt/")))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -282,11 +226,11 @@ func (e *env) checkXPaths(t *testing.T, ip string, ns map[string]string, checks 
 }
 
 func (e *env) jdbc(db string) string {
-	return fmt.Sprintf("jdbc:mysql://%s:%d/%s?autoReconnect=true&useSSL=false", e.db.Host, e.db.Port, db)
+	return fmt.Sprintf("jdbc:mysql://%s:%d/%s?autoReconnect=true&useSSL=false", e.DB.Host, e.DB.Port, db)
 }
 
 func (e *env) checkAnalytics(t *testing.T) {
-	conf := anHome + "/repository/conf/"
+	conf := AnalyticsHome + "/repository/conf/"
 	ds := conf + "datasources/master-datasources.xml"
 	ads := conf + "datasources/analytics-datasources.xml"
 	ep := conf + "event-processor.xml"
@@ -295,7 +239,7 @@ func (e *env) checkAnalytics(t *testing.T) {
 	um := conf + "user-mgt.xml"
 	carbon := conf + "carbon.xml"
 	c := map[string]string{"c": "http://wso2.org/projects/carbon/carbon.xml"}
-	for i, ip := range e.an {
+	for i, ip := range e.An {
 		mds := "/datasources-configuration/datasources/datasource"
 		checks := []xpathCheck{
 			// C1
@@ -317,7 +261,7 @@ func (e *env) checkAnalytics(t *testing.T) {
 			// C5
 			{reg, "/wso2registry/dbConfig[@name='wso2registry']/dataSource", []string{"jdbc/WSO2CarbonDB"}},
 			{reg, "/wso2registry/dbConfig[@name='govregistry']/dataSource", []string{"jdbc/WSO2REG_DB"}},
-			{reg, "/wso2registry/remoteInstance[id='gov']/cacheId", []string{fmt.Sprintf("wso2an@jdbc:mysql://%s:%d/regdb", e.db.Host, e.db.Port)}},
+			{reg, "/wso2registry/remoteInstance[id='gov']/cacheId", []string{fmt.Sprintf("wso2an@jdbc:mysql://%s:%d/regdb", e.DB.Host, e.DB.Port)}},
 			{reg, "/wso2registry/remoteInstance[id='gov']/dbConfig", []string{"govregistry"}},
 			{reg, "/wso2registry/mount/@path", []string{"/_system/governance", "/_system/config"}},
 			{reg, "/wso2registry/mount[@path='/_system/config']/targetPath", []string{"/_system/config"}},
@@ -330,7 +274,7 @@ func (e *env) checkAnalytics(t *testing.T) {
 			{ax, "/axisconfig/clustering/parameter[@name='localMemberHost']", []string{ip}},
 			{ax, "/axisconfig/clustering/parameter[@name='localMemberPort']", []string{"4000"}},
 			{ax, "/axisconfig/clustering/parameter[@name='AvoidInitiation']", []string{"true"}},
-			{ax, "/axisconfig/clustering/members/member/hostName", e.an},
+			{ax, "/axisconfig/clustering/members/member/hostName", e.An},
 			{ax, "/axisconfig/clustering/members/member/port", []string{"4000", "4000"}},
 			// C7
 			{ep, "/eventProcessorConfiguration/mode/@enable", []string{"false", "true", "false"}},
@@ -362,30 +306,30 @@ func (e *env) checkAnalytics(t *testing.T) {
 			{carbon, dsx + "AutoCommit", []string{fmt.Sprint(i == 0)}},
 			{carbon, dsx + "AutoCheckout", []string{"true"}},
 			{carbon, dsx + "RepositoryType", []string{"svn"}},
-			{carbon, dsx + "SvnUrl", []string{e.svnURL}},
+			{carbon, dsx + "SvnUrl", []string{e.SvnURL}},
 			{carbon, dsx + "SvnUser", []string{"wso2"}},
 			{carbon, dsx + "SvnPassword", []string{svnPass}},
 			{carbon, dsx + "SvnUrlAppendTenantId", []string{"true"}},
 		})
 		// C8, C9
 		spark := string(e.nodeFile(t, ip, conf+"analytics/spark/spark-defaults.conf"))
-		for _, line := range []string{"carbon.spark.master local", "carbon.spark.master.count 2", "carbon.das.symbolic.link " + link} {
+		for _, line := range []string{"carbon.spark.master local", "carbon.spark.master.count 2", "carbon.das.symbolic.link " + AnalyticsLink} {
 			if !regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(line)+`$`).MatchString(strings.Join(strings.Fields(spark), " ")+"\n") &&
 				!regexp.MustCompile(`(?m)^`+strings.ReplaceAll(regexp.QuoteMeta(line), " ", `\s+`)+`\s*$`).MatchString(spark) {
 				t.Errorf("%s: spark-defaults.conf lacks %q", ip, line)
 			}
 		}
-		env := string(e.nodeFile(t, ip, anHome+"/bin/load-spark-env-vars.sh"))
+		env := string(e.nodeFile(t, ip, AnalyticsHome+"/bin/load-spark-env-vars.sh"))
 		if !strings.HasSuffix(env, "\nexport SPARK_LOCAL_IP="+ip+"\n") && !strings.HasSuffix(env, "\nexport SPARK_LOCAL_IP="+ip) {
 			t.Errorf("%s: load-spark-env-vars.sh ends %q", ip, env[max(0, len(env)-80):])
 		}
 		// B2, B3, D1, D2
 		root := e.rootOf(t, ip)
-		if target, err := os.Readlink(filepath.Join(root, "wso2/is-analytics")); err != nil || target != anHome {
-			t.Errorf("%s: %s -> %q (%v)", ip, link, target, err)
+		if target, err := os.Readlink(filepath.Join(root, "wso2/is-analytics")); err != nil || target != AnalyticsHome {
+			t.Errorf("%s: %s -> %q (%v)", ip, AnalyticsLink, target, err)
 		}
 		for _, jar := range []string{"repository/components/lib/" + Jars[0], "repository/components/dropins/" + Jars[1], "repository/components/lib/" + Jars[2]} {
-			b := e.nodeFile(t, ip, anHome+"/"+jar)
+			b := e.nodeFile(t, ip, AnalyticsHome+"/"+jar)
 			if string(b) != "stand-in for "+filepath.Base(jar)+"\n" {
 				t.Errorf("%s: %s = %q", ip, jar, b)
 			}
@@ -394,9 +338,9 @@ func (e *env) checkAnalytics(t *testing.T) {
 }
 
 func (e *env) rootOf(t *testing.T, ip string) string {
-	for i, n := range e.cluster.Nodes {
+	for i, n := range e.Cluster.Nodes {
 		if n.Address == ip {
-			return e.cluster.NodeRoot(i)
+			return e.Cluster.NodeRoot(i)
 		}
 	}
 	t.Fatalf("no node %s", ip)
@@ -404,12 +348,12 @@ func (e *env) rootOf(t *testing.T, ip string) string {
 }
 
 func (e *env) checkIdentity(t *testing.T) {
-	conf := isHome + "/repository/conf/"
+	conf := IdentityHome + "/repository/conf/"
 	c := map[string]string{"c": "http://wso2.org/projects/carbon/carbon.xml"}
 	ep := map[string]string{"ep": "http://wso2.org/carbon/eventpublisher"}
-	receivers := "tcp://" + e.an[0] + ":7612|tcp://" + e.an[1] + ":7612"
+	receivers := "tcp://" + e.An[0] + ":7612|tcp://" + e.An[1] + ":7612"
 	mds := "/datasources-configuration/datasources/datasource"
-	for _, ip := range e.is {
+	for _, ip := range e.IS {
 		e.checkXPaths(t, ip, nil, []xpathCheck{
 			{conf + "datasources/master-datasources.xml", mds + "/name", []string{"WSO2_CARBON_DB", "WSO2_USER_DB", "WSO2_CONFIG_REG_DB", "WSO2_IDENTITY_DB", "WSO2_CONSENT_DB"}},
 			{conf + "datasources/master-datasources.xml", mds + "[name='WSO2_USER_DB']/definition/configuration/url", []string{e.jdbc("WSO2_UM_DB")}},
@@ -421,7 +365,7 @@ func (e *env) checkIdentity(t *testing.T) {
 			{conf + "registry.xml", "/wso2registry/mount[@path='/_system/governance']/targetPath", []string{"/_system/governance/is"}},
 			{conf + "axis2/axis2.xml", "/axisconfig/clustering/parameter[@name='domain']", []string{fmt.Sprintf("p2test%d.is.domain", os.Getpid())}},
 			{conf + "axis2/axis2.xml", "/axisconfig/clustering/parameter[@name='localMemberHost']", []string{ip}},
-			{conf + "axis2/axis2.xml", "/axisconfig/clustering/members/member/hostName", e.is},
+			{conf + "axis2/axis2.xml", "/axisconfig/clustering/members/member/hostName", e.IS},
 			{conf + "tomcat/catalina-server.xml", "/Server/Service/Connector[@port='9763']/@proxyPort", []string{"80"}},
 			{conf + "tomcat/catalina-server.xml", "/Server/Service/Connector[@port='9443']/@proxyPort", []string{"443"}},
 		})
@@ -437,7 +381,7 @@ func (e *env) checkIdentity(t *testing.T) {
 			t.Errorf("%s: user-mgt.xml lost a comment or kept the LDAP store", ip)
 		}
 		for _, p := range []string{"AuthenticationData", "SessionData"} {
-			f := isHome + "/repository/deployment/server/eventpublishers/IsAnalytics-Publisher-wso2event-" + p + ".xml"
+			f := IdentityHome + "/repository/deployment/server/eventpublishers/IsAnalytics-Publisher-wso2event-" + p + ".xml"
 			e.checkXPaths(t, ip, ep, []xpathCheck{
 				{f, "/ep:eventPublisher/ep:to/ep:property[@name='receiverURL']", []string{receivers}},
 				{f, "/ep:eventPublisher/ep:to/ep:property[@name='username']", []string{"admin"}},
@@ -473,12 +417,12 @@ var changedLines = map[string][2]int{
 
 func (e *env) checkUnchanged(t *testing.T) {
 	ref := wso2ref.Dir(t)
-	standin := filepath.Join(e.repo, "testdata/standin/wso2server.sh")
+	standin := filepath.Join(e.Repo, "testdata/standin/wso2server.sh")
 	an, err := AnalyticsFiles(ref, standin)
 	if err != nil {
 		t.Fatal(err)
 	}
-	is := IdentityFiles(ref, standin, filepath.Join(e.repo, "testdata/pattern2/is-dbscripts"))
+	is := IdentityFiles(ref, standin, filepath.Join(e.Repo, "testdata/pattern2/is-dbscripts"))
 	check := func(ip, top string, files []PackFile, first bool) {
 		for _, f := range files {
 			rel := top + "/" + f.Path
@@ -503,10 +447,10 @@ func (e *env) checkUnchanged(t *testing.T) {
 			}
 		}
 	}
-	for i, ip := range e.an {
+	for i, ip := range e.An {
 		check(ip, AnalyticsDir, an, i == 0)
 	}
-	for i, ip := range e.is {
+	for i, ip := range e.IS {
 		check(ip, IdentityDir, is, i == 0)
 	}
 }
@@ -555,10 +499,10 @@ func (e *env) checkDatabases(t *testing.T, admin *sql.DB) {
 			}
 		}
 	}
-	grants("wso2an", e.an, []string{"userdb", "regdb", "WSO2_ANALYTICS_EVENT_STORE_DB", "WSO2_ANALYTICS_PROCESSED_DATA_STORE_DB"})
-	grants("wso2is", e.is, []string{"WSO2_UM_DB", "WSO2_REG_DB", "WSO2_IDENTITY_DB"})
+	grants("wso2an", e.An, []string{"userdb", "regdb", "WSO2_ANALYTICS_EVENT_STORE_DB", "WSO2_ANALYTICS_PROCESSED_DATA_STORE_DB"})
+	grants("wso2is", e.IS, []string{"WSO2_UM_DB", "WSO2_REG_DB", "WSO2_IDENTITY_DB"})
 	// The accounts hold the password given (it is never printed).
-	for _, ip := range e.an {
+	for _, ip := range e.An {
 		var ok int
 		if err := admin.QueryRow("SELECT COUNT(*) FROM mysql.user WHERE user = 'wso2an' AND host = ? AND authentication_string = CONCAT('*', UPPER(SHA1(UNHEX(SHA1(?)))))", ip, anDBPass).Scan(&ok); err != nil || ok != 1 {
 			t.Errorf("wso2an@%s: password hash does not match (%d, %v)", ip, ok, err)
@@ -662,24 +606,24 @@ func readTree(t *testing.T, dir string) string {
 // every node and removes what the run made.
 func TestPattern2Start(t *testing.T) {
 	e := setup(t)
-	inv, err := os.ReadFile(e.inventory)
+	inv, err := os.ReadFile(e.Inventory)
 	if err != nil {
 		t.Fatal(err)
 	}
 	withJava := regexp.MustCompile(`vars    = \{ index = (\d+) \}`).ReplaceAllString(string(inv), `vars    = { index = $1, java_home = "/usr/lib/jvm/default-java" }`)
-	if err := os.WriteFile(e.inventory, []byte(withJava), 0o644); err != nil {
+	if err := os.WriteFile(e.Inventory, []byte(withJava), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	vars, err := os.ReadFile(e.vars)
+	vars, err := os.ReadFile(e.Vars)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(e.vars, []byte(strings.Replace(string(vars), "start_servers     = false", "start_servers     = true\nspark_churn_wait  = \"1s\"", 1)), 0o644); err != nil {
+	if err := os.WriteFile(e.Vars, []byte(strings.Replace(string(vars), "start_servers     = false", "start_servers     = true\nspark_churn_wait  = \"1s\"", 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	before := map[int]map[string]string{}
-	for i := range e.cluster.Nodes {
-		before[i] = snapshot(t, e.cluster.NodeRoot(i))
+	for i := range e.Cluster.Nodes {
+		before[i] = snapshot(t, e.Cluster.NodeRoot(i))
 	}
 	out := e.run(t, "apply", "--yes")
 	e.noSecrets(t, "apply", out)
@@ -697,8 +641,8 @@ func TestPattern2Start(t *testing.T) {
 			t.Errorf("apply output lacks %s:\n%s", want, out)
 		}
 	}
-	an1 := string(e.nodeFile(t, e.an[0], anHome+"/repository/logs/wso2carbon.log"))
-	an2 := string(e.nodeFile(t, e.an[1], anHome+"/repository/logs/wso2carbon.log"))
+	an1 := string(e.nodeFile(t, e.An[0], AnalyticsHome+"/repository/logs/wso2carbon.log"))
+	an2 := string(e.nodeFile(t, e.An[1], AnalyticsHome+"/repository/logs/wso2carbon.log"))
 	for _, c := range []struct{ log, want string }{
 		{an1, "Became CEP HA Active Member"}, {an2, "Became CEP HA Passive Member"},
 		{an1, "Directory creation by deployment synchronizer"}, {an2, "Checked out using SVN Kit"},
@@ -711,20 +655,10 @@ func TestPattern2Start(t *testing.T) {
 	if again := e.run(t, "apply", "--yes"); !zeroChanges.MatchString(again) {
 		t.Errorf("second apply:\n%s", again)
 	}
-	runs, err := journal.List(filepath.Join(e.dir, "state"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	first := ""
-	for _, r := range runs {
-		if len(r.Changes) > 0 {
-			first = r.Meta.RunID
-		}
-	}
-	e.run(t, "rollback", first, "--yes")
-	for i := range e.cluster.Nodes {
-		if d := diffSnapshots(before[i], snapshot(t, e.cluster.NodeRoot(i))); d != "" {
-			t.Errorf("%s after rollback:\n%s", e.cluster.Nodes[i].Name, d)
+	e.run(t, "rollback", e.lastChangedRun(t), "--yes")
+	for i := range e.Cluster.Nodes {
+		if d := diffSnapshots(before[i], snapshot(t, e.Cluster.NodeRoot(i))); d != "" {
+			t.Errorf("%s after rollback:\n%s", e.Cluster.Nodes[i].Name, d)
 		}
 	}
 }
@@ -734,7 +668,7 @@ func TestPattern2Start(t *testing.T) {
 // are not touched, and the analytics nodes get no depsync and no link.
 func TestPattern2OptionalOff(t *testing.T) {
 	e := setup(t)
-	vars, err := os.ReadFile(e.vars)
+	vars, err := os.ReadFile(e.Vars)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -747,28 +681,28 @@ func TestPattern2OptionalOff(t *testing.T) {
 		}
 		kept = append(kept, line)
 	}
-	if err := os.WriteFile(e.vars, []byte(strings.Join(kept, "\n")), 0o644); err != nil {
+	if err := os.WriteFile(e.Vars, []byte(strings.Join(kept, "\n")), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out := e.run(t, "apply", "--yes")
 	if !regexp.MustCompile(`(?m)^Applied: \d+ changed, \d+ in sync, 0 known after apply, \d+ skipped, 0 failed, \d hosts\.$`).MatchString(out) {
 		t.Fatalf("apply:\n%s", out)
 	}
-	for _, ip := range e.is {
+	for _, ip := range e.IS {
 		if ents, _ := os.ReadDir(e.rootOf(t, ip)); len(ents) != 0 {
 			t.Errorf("IS node %s was touched: %v", ip, ents)
 		}
 	}
 	c := map[string]string{"c": "http://wso2.org/projects/carbon/carbon.xml"}
-	for _, ip := range e.an {
+	for _, ip := range e.An {
 		e.checkXPaths(t, ip, c, []xpathCheck{
-			{anHome + "/repository/conf/carbon.xml", "/c:Server/c:DeploymentSynchronizer/c:Enabled", []string{"false"}},
-			{anHome + "/repository/conf/carbon.xml", "/c:Server/c:DeploymentSynchronizer/c:SvnUrl", []string{"http://svnrepo.example.com/repos/"}},
+			{AnalyticsHome + "/repository/conf/carbon.xml", "/c:Server/c:DeploymentSynchronizer/c:Enabled", []string{"false"}},
+			{AnalyticsHome + "/repository/conf/carbon.xml", "/c:Server/c:DeploymentSynchronizer/c:SvnUrl", []string{"http://svnrepo.example.com/repos/"}},
 		})
 		if _, err := os.Lstat(filepath.Join(e.rootOf(t, ip), "wso2/is-analytics")); err == nil {
 			t.Errorf("%s: the symlink was made", ip)
 		}
-		spark := string(e.nodeFile(t, ip, anHome+"/repository/conf/analytics/spark/spark-defaults.conf"))
+		spark := string(e.nodeFile(t, ip, AnalyticsHome+"/repository/conf/analytics/spark/spark-defaults.conf"))
 		if !strings.Contains(spark, "\n# carbon.das.symbolic.link ") {
 			t.Errorf("%s: carbon.das.symbolic.link is no longer commented", ip)
 		}

@@ -63,7 +63,7 @@ func TestCanary(t *testing.T) {
 	run(false, "plan", "--out", planFile)
 	run(false, "apply", "--yes", planFile)
 	// The check below is only as good as the canary reaching the hosts: the applied files hold it.
-	if !strings.Contains(readTree(t, e.cluster.NodeRoot(4)), canary) {
+	if !strings.Contains(readTree(t, e.Cluster.NodeRoot(4)), canary) {
 		t.Fatal("the canary never reached the identity node; the test would prove nothing")
 	}
 	run(false, "runs")

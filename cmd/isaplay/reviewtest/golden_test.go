@@ -16,14 +16,14 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 // addresses and ports, the MariaDB version, and the plan hash, change digests and fingerprints
 // (digests of bytes holding all of them).
 func (e *env) normalise(s string) string {
-	r := []string{e.dir, "<DIR>", e.svnURL, "<SVN_URL>", e.repo, "<REPO>"}
-	for _, n := range e.cluster.Nodes {
+	r := []string{e.Dir, "<DIR>", e.SvnURL, "<SVN_URL>", e.Repo, "<REPO>"}
+	for _, n := range e.Cluster.Nodes {
 		r = append(r, n.Address, "<"+n.Name+"-addr>")
 	}
 	s = strings.NewReplacer(r...).Replace(s)
-	s = strings.ReplaceAll(s, e.db.AdminUser, "<DB_ADMIN>")
-	s = regexp.MustCompile(regexp.QuoteMeta(e.db.Host)+`([:"/ ,]|\\")`).ReplaceAllString(s, "<DB_HOST>$1")
-	s = regexp.MustCompile(`\b`+strconv.Itoa(e.db.Port)+`\b`).ReplaceAllString(s, "<DB_PORT>")
+	s = strings.ReplaceAll(s, e.DB.AdminUser, "<DB_ADMIN>")
+	s = regexp.MustCompile(regexp.QuoteMeta(e.DB.Host)+`([:"/ ,]|\\")`).ReplaceAllString(s, "<DB_HOST>$1")
+	s = regexp.MustCompile(`\b`+strconv.Itoa(e.DB.Port)+`\b`).ReplaceAllString(s, "<DB_PORT>")
 	s = regexp.MustCompile(`MariaDB \d+\.\d+\.\d+`).ReplaceAllString(s, "MariaDB <VERSION>")
 	// Digests and fingerprints hash bytes that hold the addresses, ports and secrets above.
 	s = regexp.MustCompile(`"(digest|fingerprint)": "[0-9a-f]{64}"`).ReplaceAllString(s, `"$1": "<SHA256>"`)

@@ -5,19 +5,14 @@
 package reviewtest
 
 import (
-	"fmt"
-	"github.com/isaplay/isaplay/cmd/isaplay/clitest"
-	"github.com/isaplay/isaplay/modules/wso2ref"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/isaplay/isaplay/cmd/isaplay/clitest"
 	"github.com/isaplay/isaplay/cmd/isaplay/pattern2test"
-	"github.com/isaplay/isaplay/inventory/testcluster"
-	"github.com/isaplay/isaplay/modules/mysqldb/mariadbtest"
 )
 
 // isaplayBin is the real isaplay binary, built once by TestMain.
@@ -25,13 +20,8 @@ var isaplayBin string
 
 func TestMain(m *testing.M) { clitest.Main(m, &isaplayBin) }
 
-const (
-	anHome = "/opt/wso2/" + pattern2test.AnalyticsDir
-	isHome = "/opt/wso2/" + pattern2test.IdentityDir
-	link   = "/opt/wso2/is-analytics"
-	// canary is part of every secret the run is given; it must appear nowhere.
-	canary = "CANARY7f3a"
-)
+// canary is part of every secret the run is given; it must appear nowhere.
+const canary = "CANARY7f3a"
 
 // Secrets, each containing the canary.
 var (
@@ -41,53 +31,15 @@ var (
 	svnPass   = canary + "-svn"
 )
 
-// env is the pattern-2 test environment: nodes, database, svnserve and the variables file.
-type env struct {
-	repo, dir, inventory, vars string
-	cluster                    *testcluster.Cluster
-	db                         *mariadbtest.Server
-	svnURL                     string
-}
+// env is the pattern-2 test environment.
+type env struct{ *pattern2test.Env }
 
 // setup starts five nodes (with sshdConfig appended to their sshd_config), MariaDB and
 // svnserve, and writes the variables file.
 func setup(t *testing.T, dir, sshdConfig string) *env {
 	t.Helper()
-	e := &env{repo: clitest.RepoRoot(t), dir: dir}
-	files := filepath.Join(e.dir, "files")
-	if err := pattern2test.BuildFiles(wso2ref.Dir(t), e.repo, files); err != nil {
-		t.Fatal(err)
-	}
-	e.db = mariadbtest.Start(t)
-	groups := []string{"mysql", "analytics", "analytics", "identity", "identity"}
-	e.cluster = testcluster.New(t, testcluster.Options{N: len(groups), Dir: filepath.Join(e.dir, "cluster"),
-		Groups: func(i int) []string { return []string{groups[i]} }, SSHDConfig: sshdConfig})
-	e.inventory = e.cluster.Inventory
-	e.svnURL = clitest.StartSvn(t, filepath.Join(e.dir, "svn"), svnPass)
-	e.vars = filepath.Join(e.dir, "pattern2.vars.hcl")
-	vars := fmt.Sprintf(`an_home           = %q
-is_home           = %q
-db_host           = %q
-db_port           = %d
-db_admin_user     = %q
-an_db_user        = "wso2an"
-is_db_user        = "wso2is"
-mysql_jar         = %q
-svnkit_jar        = %q
-trilead_jar       = %q
-svn_url           = %q
-svn_user          = "wso2"
-an_symlink        = %q
-an_cluster_domain = "review.analytics.domain"
-is_cluster_domain = "review.is.domain"
-lb_host           = "is.example.com"
-start_servers     = false
-`, anHome, isHome, e.db.Host, e.db.Port, e.db.AdminUser, filepath.Join(files, pattern2test.Jars[0]),
-		filepath.Join(files, pattern2test.Jars[1]), filepath.Join(files, pattern2test.Jars[2]), e.svnURL, link)
-	if err := os.WriteFile(e.vars, []byte(vars), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return e
+	return &env{pattern2test.NewEnv(t, pattern2test.EnvOptions{Dir: dir, SSHDConfig: sshdConfig, Domain: "review",
+		Secrets: pattern2test.Secrets{AnDB: anDBPass, ISDB: isDBPass, Admin: adminPass, Svn: svnPass}})}
 }
 
 // result is one isaplay run's separate stdout and stderr.
@@ -102,21 +54,12 @@ type result struct {
 func (e *env) exec(args ...string) result {
 	full := append([]string{}, args...)
 	if args[0] == "plan" || (args[0] == "apply" && !strings.HasSuffix(args[len(args)-1], ".plan")) {
-		full = append(full, filepath.Join(e.repo, "playbooks/pattern2.hcl"))
+		full = append(full, filepath.Join(e.Repo, "playbooks/pattern2.hcl"))
 	}
 	if args[0] == "plan" || args[0] == "apply" {
-		full = append(full, "-i", e.inventory, "--var-file", e.vars)
+		full = append(full, "-i", e.Inventory, "--var-file", e.Vars)
 	}
-	cmd := exec.Command(isaplayBin, full...)
-	cmd.Dir = e.dir
-	cmd.Env = append(os.Environ(),
-		"ISAPLAY_STATE_DIR="+filepath.Join(e.dir, "state"),
-		"ISAPLAY_VAR_db_admin_password="+e.db.AdminPassword,
-		"ISAPLAY_VAR_an_db_password="+anDBPass,
-		"ISAPLAY_VAR_is_db_password="+isDBPass,
-		"ISAPLAY_VAR_admin_password="+adminPass,
-		"ISAPLAY_VAR_svn_password="+svnPass,
-	)
+	cmd := e.Command(isaplayBin, full...)
 	var so, se strings.Builder
 	cmd.Stdout, cmd.Stderr = &so, &se
 	err := cmd.Run()
