@@ -86,11 +86,7 @@ func TestRollbackRefusesDriftedFileUnlessForced(t *testing.T) {
 	if !regexp.MustCompile(`Rollback: 1 reverted, 0 failed, 0 refused\.`).MatchString(r.stdout) {
 		t.Errorf("want the refused change reverted:\n%s", r)
 	}
-	s.requireTrees(before, "after the forced rollback")
-	s.requireCleanHosts(runID)
-	if st := s.status(runID); st != "rolled_back" {
-		t.Errorf("journal status %q, want rolled_back", st)
-	}
+	s.requireRolledBack(runID, before, "after the forced rollback")
 }
 
 // TestPruneRemovesHostBackups applies twice (two runs with backups on every node), then `isaplay

@@ -203,19 +203,12 @@ func TestKillDuringAutomaticRollback(t *testing.T) {
 	for _, k := range []int{reverts[0], reverts[len(reverts)/2], reverts[len(reverts)-1], len(lines)} {
 		s.reset()
 		s.setLog(1, bindErrorLog)
-		r := s.isaplay([]string{"ISAPLAY_TEST_KILL_AFTER_RECORD=" + strconv.Itoa(k)}, "apply", "--yes", pb)
-		if !r.killed {
-			t.Fatalf("k=%d: isaplay was not killed:\n%s", k, r)
-		}
+		s.killedAfterRecord(k, "apply", "--yes", pb)
 		runID := s.onlyRun()
 		rb := s.isaplay(nil, "rollback", "--yes")
 		if rb.code != 0 {
 			t.Errorf("k=%d: the rollback exited %d:\n%s", k, rb.code, rb.stdout+rb.stderr)
 		}
-		s.requireTrees(before, "k="+strconv.Itoa(k)+": after the rollback")
-		s.requireCleanHosts(runID)
-		if st := s.status(runID); st != "rolled_back" {
-			t.Errorf("k=%d: journal status %q, want rolled_back", k, st)
-		}
+		s.requireRolledBack(runID, before, "k="+strconv.Itoa(k)+": after the rollback")
 	}
 }

@@ -621,6 +621,17 @@ func (s *stand) requireCleanHosts(runID string) {
 	}
 }
 
+// requireRolledBack fails when a node's /opt is not as before, a node still has a lock or the
+// run's backups, or the journal does not say rolled_back; when names the moment.
+func (s *stand) requireRolledBack(runID string, before []tree, when string) {
+	s.t.Helper()
+	s.requireTrees(before, when)
+	s.requireCleanHosts(runID)
+	if st := s.status(runID); st != "rolled_back" {
+		s.t.Errorf("%s: journal status %q, want rolled_back", when, st)
+	}
+}
+
 // journalLine is one line of journal.jsonl, as far as the tests read it.
 type journalLine struct {
 	Type   string `json:"type"`

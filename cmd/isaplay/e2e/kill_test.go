@@ -4,7 +4,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -77,11 +76,7 @@ func TestKillAtEveryJournalRecord(t *testing.T) {
 	var failed []int // every k is tried, so one report shows all the failing points
 	for k := 1; k <= records; k++ {
 		s.reset()
-		r := s.isaplay([]string{"ISAPLAY_TEST_KILL_AFTER_RECORD=" + strconv.Itoa(k)}, "apply", "--yes", pb)
-		applyTime += r.elapsed
-		if !r.killed {
-			t.Fatalf("k=%d: isaplay was not killed by SIGKILL:\n%s", k, r)
-		}
+		applyTime += s.killedAfterRecord(k, "apply", "--yes", pb).elapsed
 		runID := s.onlyRun()
 		lines := s.journal(runID)
 		if len(lines) != k {
@@ -154,10 +149,7 @@ func TestKillDuringRollbackAtEveryRecord(t *testing.T) {
 	killRollback := func(k int, runID string) {
 		t.Helper()
 		n := len(s.journal(runID))
-		r := s.isaplay([]string{"ISAPLAY_TEST_KILL_AFTER_RECORD=" + strconv.Itoa(k)}, "rollback", "--yes")
-		if !r.killed {
-			t.Fatalf("the rollback was not killed after record %d:\n%s", k, r)
-		}
+		s.killedAfterRecord(k, "rollback", "--yes")
 		if got := len(s.journal(runID)) - n; got != k {
 			t.Fatalf("the rollback killed after record %d wrote %d journal lines", k, got)
 		}
@@ -168,11 +160,7 @@ func TestKillDuringRollbackAtEveryRecord(t *testing.T) {
 		if rb.killed || rb.code != 0 {
 			t.Fatalf("%s: the last rollback:\n%s", what, rb)
 		}
-		s.requireTrees(before, what+": after the last rollback")
-		s.requireCleanHosts(runID)
-		if st := s.status(runID); st != "rolled_back" {
-			t.Errorf("%s: journal status %q, want rolled_back", what, st)
-		}
+		s.requireRolledBack(runID, before, what+": after the last rollback")
 	}
 
 	mustExit(t, s.isaplay(nil, "apply", "--yes", pb), 0)
@@ -213,10 +201,7 @@ func TestKillBetweenIntentAndApply(t *testing.T) {
 			s.reset()
 			pb := s.writePlaybook("one.hcl", playbook(task))
 			k := s.recordIndex(pb, func(l journalLine) bool { return l.Type == "intent" })
-			r := s.isaplay([]string{"ISAPLAY_TEST_KILL_AFTER_RECORD=" + strconv.Itoa(k)}, "apply", "--yes", pb)
-			if !r.killed {
-				t.Fatalf("isaplay was not killed:\n%s", r)
-			}
+			s.killedAfterRecord(k, "apply", "--yes", pb)
 			if l := s.journal(s.onlyRun()); l[len(l)-1].Type != "intent" {
 				t.Fatalf("the last journal line of the killed run is a %q, not the intent", l[len(l)-1].Type)
 			}

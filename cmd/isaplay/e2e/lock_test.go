@@ -46,6 +46,17 @@ func (s *stand) recordIndex(pb string, match func(journalLine) bool) int {
 	return idx
 }
 
+// killedAfterRecord runs isaplay with args and the kill hook aimed at journal record k (see
+// recordIndex), and fails the test unless the hook killed it.
+func (s *stand) killedAfterRecord(k int, args ...string) result {
+	s.t.Helper()
+	r := s.isaplay([]string{"ISAPLAY_TEST_KILL_AFTER_RECORD=" + strconv.Itoa(k)}, args...)
+	if !r.killed {
+		s.t.Fatalf("isaplay %s was not killed after record %d:\n%s", strings.Join(args, " "), k, r)
+	}
+	return r
+}
+
 // TestRollbackReleasesLocksOfHostsWithoutChanges kills isaplay right after n1's change record,
 // at a point where every host is locked (the first task, in sync everywhere, connected and
 // locked all three) but only n1 has a change. `isaplay rollback` must release the dead run's
@@ -57,36 +68,30 @@ func TestRollbackReleasesLocksOfHostsWithoutChanges(t *testing.T) {
 	k := s.recordIndex(pb, func(l journalLine) bool { return l.Type == "intent" })
 	before := s.snapshots()
 
-	r := s.isaplay([]string{"ISAPLAY_TEST_KILL_AFTER_RECORD=" + strconv.Itoa(k)}, "apply", "--yes", pb)
-	if !r.killed {
-		t.Fatalf("isaplay was not killed:\n%s", r)
-	}
-	s.requireReleased(pb, before)
-}
-
-// requireReleased checks that the killed run held every node's lock, then that `isaplay
-// rollback` exits 0, restores the trees, releases every lock, and that the next apply of pb
-// runs.
-func (s *stand) requireReleased(pb string, before []tree) {
-	s.t.Helper()
-	t := s.t
+	s.killedAfterRecord(k, "apply", "--yes", pb)
 	runID := s.onlyRun()
 	for i, n := range s.c.Nodes {
 		if lk := s.lockOf(i); !strings.HasPrefix(lk, "run="+runID+" ") {
 			t.Fatalf("before the rollback %s's lock is %q, want the dead run %s's", n.Name, lk, runID)
 		}
 	}
+	s.requireRollbackReleases(runID, pb, before)
+}
+
+// requireRollbackReleases checks that `isaplay rollback` of the killed run exits 0, restores the
+// trees and releases every lock, and that the next apply of pb runs.
+func (s *stand) requireRollbackReleases(runID, pb string, before []tree) {
+	s.t.Helper()
 	rb := s.isaplay(nil, "rollback", "--yes")
-	mustExit(t, rb, 0)
+	mustExit(s.t, rb, 0)
 	s.requireTrees(before, "after the rollback")
 	for i, n := range s.c.Nodes {
 		if lk := s.lockOf(i); lk != "" {
-			t.Errorf("after `isaplay rollback %s`, %s still holds its lock: %s", runID, n.Name, strings.TrimSpace(lk))
+			s.t.Errorf("after `isaplay rollback %s`, %s still holds its lock: %s", runID, n.Name, strings.TrimSpace(lk))
 		}
 	}
-	next := s.isaplay(nil, "apply", "--yes", pb)
-	if next.code != 0 {
-		t.Errorf("the next apply after the rollback is refused:\n%s", next)
+	if next := s.isaplay(nil, "apply", "--yes", pb); next.code != 0 {
+		s.t.Errorf("the next apply after the rollback is refused:\n%s", next)
 	}
 }
 
@@ -101,10 +106,7 @@ func TestRollbackReleasesLocksTakenBeforeTheirRecord(t *testing.T) {
 	pb := s.writePlaybook("site.hcl", playbook(taskInSync, taskN1Only))
 	k := s.recordIndex(pb, func(l journalLine) bool { return l.Type == "lock" })
 	before := s.snapshots()
-	r := s.isaplay([]string{"ISAPLAY_TEST_KILL_AFTER_RECORD=" + strconv.Itoa(k)}, "apply", "--yes", pb)
-	if !r.killed {
-		t.Fatalf("isaplay was not killed:\n%s", r)
-	}
+	s.killedAfterRecord(k, "apply", "--yes", pb)
 	runID := s.onlyRun()
 	locked := 0
 	for i := range s.c.Nodes {
@@ -113,17 +115,7 @@ func TestRollbackReleasesLocksTakenBeforeTheirRecord(t *testing.T) {
 		}
 	}
 	t.Logf("the killed run journaled 1 lock and held %d", locked)
-	rb := s.isaplay(nil, "rollback", "--yes")
-	mustExit(t, rb, 0)
-	s.requireTrees(before, "after the rollback")
-	for i, n := range s.c.Nodes {
-		if lk := s.lockOf(i); lk != "" {
-			t.Errorf("after `isaplay rollback %s`, %s still holds its lock: %s", runID, n.Name, strings.TrimSpace(lk))
-		}
-	}
-	if next := s.isaplay(nil, "apply", "--yes", pb); next.code != 0 {
-		t.Errorf("the next apply after the rollback is refused:\n%s", next)
-	}
+	s.requireRollbackReleases(runID, pb, before)
 }
 
 // TestSecondApplyRefusedByStaleLock: a run killed right after its one change record (on n1)

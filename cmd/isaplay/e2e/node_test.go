@@ -50,6 +50,23 @@ func (s *stand) runToGate() (*proc, string) {
 	return p, runID
 }
 
+// requireOnlyN3Pending checks a 3-node run whose rollback could not reach n3: the journal says
+// rollback_incomplete, `isaplay runs` shows it pending, n1 and n2 are as before and n3 keeps
+// its edits.
+func (s *stand) requireOnlyN3Pending(runID string, before []tree) {
+	s.t.Helper()
+	if st := s.status(runID); st != "rollback_incomplete" {
+		s.t.Errorf("journal status %q, want rollback_incomplete", st)
+	}
+	s.requireRunsPending(runID, "rollback_incomplete")
+	for i := 0; i < 2; i++ {
+		if d := diffTrees(before[i], snapshot(s.t, s.c.NodeRoot(i))); len(d) > 0 {
+			s.t.Errorf("%s was not rolled back:\n  %s", s.c.Nodes[i].Name, strings.Join(d, "\n  "))
+		}
+	}
+	s.requireEdited(2, before[2])
+}
+
 // TestNodeKilledMidRun kills n3's whole process tree (sshd, sessions, commands) while the run
 // waits at a gate task after every node made its edits. The other nodes roll back to
 // byte-identical trees; the apply exits 3 with the journal saying rollback_incomplete and
@@ -72,27 +89,14 @@ func TestNodeKilledMidRun(t *testing.T) {
 	if !strings.Contains(r.stderr, "isaplay rollback "+runID) {
 		t.Errorf("the apply does not say to run isaplay rollback %s:\n%s", runID, r)
 	}
-	if st := s.status(runID); st != "rollback_incomplete" {
-		t.Errorf("journal status %q, want rollback_incomplete", st)
-	}
-	s.requireRunsPending(runID, "rollback_incomplete")
-	for i := 0; i < 2; i++ {
-		if d := diffTrees(before[i], snapshot(t, s.c.NodeRoot(i))); len(d) > 0 {
-			t.Errorf("%s was not rolled back:\n  %s", s.c.Nodes[i].Name, strings.Join(d, "\n  "))
-		}
-	}
-	s.requireEdited(2, before[2])
+	s.requireOnlyN3Pending(runID, before)
 
 	if err := s.c.Nodes[2].Restart(context.Background(), false); err != nil {
 		t.Fatal(err)
 	}
 	rb := s.isaplay(nil, "rollback", "--yes", runID)
 	mustExit(t, rb, 0)
-	s.requireTrees(before, "after the rollback with n3 back")
-	s.requireCleanHosts(runID)
-	if st := s.status(runID); st != "rolled_back" {
-		t.Errorf("journal status %q after the completed rollback, want rolled_back", st)
-	}
+	s.requireRolledBack(runID, before, "after the rollback with n3 back")
 }
 
 // TestRollbackWhileNodeDown applies successfully, kills n3, and rolls back: n1 and n2 are
@@ -115,16 +119,7 @@ func TestRollbackWhileNodeDown(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^\s*! n3: `).MatchString(rb.stdout) {
 		t.Errorf("the rollback does not name n3 as failed:\n%s", rb)
 	}
-	if st := s.status(runID); st != "rollback_incomplete" {
-		t.Errorf("journal status %q, want rollback_incomplete", st)
-	}
-	s.requireRunsPending(runID, "rollback_incomplete")
-	for i := 0; i < 2; i++ {
-		if d := diffTrees(before[i], snapshot(t, s.c.NodeRoot(i))); len(d) > 0 {
-			t.Errorf("%s was not rolled back:\n  %s", s.c.Nodes[i].Name, strings.Join(d, "\n  "))
-		}
-	}
-	s.requireEdited(2, before[2])
+	s.requireOnlyN3Pending(runID, before)
 
 	if err := s.c.Nodes[2].Restart(context.Background(), false); err != nil {
 		t.Fatal(err)
