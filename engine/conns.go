@@ -51,6 +51,16 @@ func (c counting) WriteFile(ctx context.Context, p string, data []byte, opts con
 	return c.Conn.WriteFile(ctx, p, data, opts)
 }
 
+// WriteFiles counts one round trip for a connection that writes a batch in one, else one per file.
+func (c counting) WriteFiles(ctx context.Context, writes []conn.FileWrite) ([]bool, error) {
+	if _, ok := c.Conn.(conn.BatchWriter); ok {
+		c.n.Add(1)
+		return conn.WriteFiles(ctx, c.Conn, writes)
+	}
+	c.n.Add(int64(len(writes)))
+	return conn.WriteFiles(ctx, c.Conn, writes)
+}
+
 type connEntry struct {
 	once   sync.Once
 	c      conn.Conn

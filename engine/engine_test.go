@@ -130,6 +130,7 @@ func testRegistry() *engine.Registry {
 	r.Register("put_file", putFile{})
 	r.Register("shell_run", shellRun{})
 	r.Register("read_blocks", readBlocks{})
+	r.Register("held_file", heldFile{})
 	return r
 }
 

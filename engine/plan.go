@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"time"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -48,6 +49,10 @@ type Entry struct {
 	Digest string `json:"digest,omitempty"`
 
 	playIdx, taskIdx, hostIdx int
+	// started is when the task began on the host; held is set while its writes are held (see
+	// writeBehind), so that its end is reported once they are made.
+	started time.Time
+	held    bool
 }
 
 // Summary counts entries by status.

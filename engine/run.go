@@ -109,6 +109,8 @@ type hostState struct {
 	// read-ahead evaluated, for execute to reuse (see taskArgs).
 	aheadPlay *Play
 	args      map[*Task]argsAhead
+	// writes holds the file writes of consecutive file tasks during an apply (see writeBehind).
+	writes *writeBehind
 }
 
 type argsAhead struct {
@@ -322,7 +324,16 @@ func (r *runner) run(ctx context.Context) (*Plan, error) {
 					r.addErr(err)
 					break
 				}
+				if r.apply && r.taskSelected(t) {
+					// Held writes are made before a task of another kind runs anywhere.
+					_, files := t.mod.(FileWriter)
+					r.barrier(ctx, files)
+					if r.errs.ErrorOrNil() != nil {
+						goto done
+					}
+				}
 				if err := r.runTask(ctx, pi, t, batch, playHosts); err != nil {
+					r.barrier(ctx, false)
 					return nil, err
 				}
 				// With a journal (apply), a failed host stops the whole run after this task:
@@ -331,14 +342,63 @@ func (r *runner) run(ctx context.Context) (*Plan, error) {
 					goto done
 				}
 			}
+			if r.apply {
+				r.barrier(ctx, false)
+				if r.errs.ErrorOrNil() != nil {
+					goto done
+				}
+			}
 		}
 	}
 done:
+	if r.apply {
+		r.barrier(ctx, false)
+	}
 	r.plan.finish()
 	if err := r.errs.ErrorOrNil(); err != nil {
 		return r.plan, fmt.Errorf("%w: %w", ErrRunFailed, err)
 	}
 	return r.plan, nil
+}
+
+// barrier makes every host's held writes and then lets file tasks hold theirs (open) or not.
+func (r *runner) barrier(ctx context.Context, open bool) {
+	p := pool.New().WithMaxGoroutines(r.cfg.Forks)
+	for _, hs := range r.hosts {
+		if hs.writes == nil {
+			continue
+		}
+		p.Go(func() {
+			if !open {
+				hs.writes.flush(ctx) // each held change reports its own outcome
+			}
+			hs.writes.setOpen(open)
+		})
+	}
+	p.Wait()
+}
+
+// heldDone ends a change whose writes were held, once they are made or failed: the journal's
+// done record, the entry's status and the task's end event.
+func (r *runner) heldDone(t *Task, hs *hostState, playHosts []*hostState, rec Record, e *Entry, err error) {
+	if r.cfg.Journal != nil {
+		if jerr := r.cfg.Journal.Done(rec, err); jerr != nil && err == nil {
+			err = fmt.Errorf("journal: %w", jerr)
+		}
+	}
+	if err != nil {
+		e.Status = StatusFailed
+		e.Error = r.cfg.Redactor.Redact(errorText(err))
+		if r.ignoreErrors(t, hs, playHosts) {
+			e.Reason = "error ignored"
+		} else {
+			hs.failed = err
+			r.addErr(fmt.Errorf("%s: %s: %s", hs.inv.Name, t.ID, e.Error))
+		}
+		hs.setStatus(t, e.Status)
+	}
+	e.held = false
+	r.event(Event{Kind: "task_done", Play: t.Play.Name, Task: t.Name, Host: hs.inv.Name, Status: e.Status, Elapsed: time.Since(e.started), Err: err})
 }
 
 func (r *runner) addErr(err error) {
@@ -642,6 +702,10 @@ func (r *runner) connect(ctx context.Context, hs *hostState) error {
 			}
 		}
 		if hs.connErr == nil {
+			if r.apply {
+				hs.writes = newWriteBehind(c)
+				c = hs.writes
+			}
 			base := NewHost(hs.inv.Name, c, r.cfg.RunID, hs.inv.StateDir, r.cfg.Redactor)
 			base.Address = hs.inv.Address
 			base.Vars = hs.inv.Vars
@@ -654,8 +718,8 @@ func (r *runner) connect(ctx context.Context, hs *hostState) error {
 }
 
 func (r *runner) runOnHost(ctx context.Context, pi int, t *Task, hs *hostState, playHosts []*hostState) {
-	e := &Entry{Play: t.Play.Name, Task: t.Name, Module: t.Module, Host: hs.inv.Name, playIdx: pi, taskIdx: t.Index, hostIdx: hs.idx}
 	start := time.Now()
+	e := &Entry{Play: t.Play.Name, Task: t.Name, Module: t.Module, Host: hs.inv.Name, playIdx: pi, taskIdx: t.Index, hostIdx: hs.idx, started: start}
 	r.event(Event{Kind: "task_start", Play: t.Play.Name, Task: t.Name, Host: hs.inv.Name})
 	if hs.aheadPlay != t.Play && r.mode != modeValidate {
 		hs.aheadPlay = t.Play
@@ -674,6 +738,9 @@ func (r *runner) runOnHost(ctx context.Context, pi int, t *Task, hs *hostState, 
 	}
 	hs.setStatus(t, e.Status)
 	r.record(e)
+	if e.held {
+		return // its end is reported once its writes are made (heldDone)
+	}
 	r.event(Event{Kind: "task_done", Play: t.Play.Name, Task: t.Name, Host: hs.inv.Name, Status: e.Status, Elapsed: time.Since(start), Err: err})
 }
 
@@ -960,11 +1027,25 @@ func (r *runner) execute(ctx context.Context, t *Task, hs *hostState, playHosts 
 	}
 	// What was read ahead is forgotten before Apply too: an Apply that verifies what it wrote
 	// must see the host, not the state before its change.
+	var mark writeMark
+	if hs.writes != nil {
+		mark = hs.writes.mark()
+	}
 	hs.plan.forget(c.Effects)
 	applyErr := t.mod.Apply(ctx, &taskHost, c)
 	hs.plan.forget(c.Effects)
 	if applyErr == nil {
 		hs.plan.remember(c.Effects)
+	}
+	if hs.writes != nil {
+		if applyErr != nil {
+			hs.writes.drop(mark)
+		} else if hs.writes.hold(mark, func(err error) { r.heldDone(t, hs, playHosts, rec, e, err) }) {
+			// Journaled as done once the writes are made, at the next barrier.
+			e.Status, e.held = StatusChange, true
+			r.register(t, hs, common.register, resultOf(c, true))
+			return nil
+		}
 	}
 	if r.cfg.Journal != nil {
 		if err := r.cfg.Journal.Done(rec, applyErr); err != nil && applyErr == nil {

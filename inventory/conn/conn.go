@@ -108,3 +108,36 @@ type WriteOptions struct {
 	// path untouched.
 	SHA256 string
 }
+
+// FileWrite is one file of a WriteFiles batch: what WriteFile(Path, Data, Opts) would write.
+type FileWrite struct {
+	Path string
+	Data []byte
+	Opts WriteOptions
+}
+
+// BatchWriter is implemented by connections that can write many files in one round trip.
+type BatchWriter interface {
+	// WriteFiles makes every write as WriteFile would, each file replaced atomically and only
+	// after its backup was taken. made[i] reports whether writes[i] is
+	// certainly in place; when err is not nil the others may or may not be (a write whose
+	// file still holds its old bytes was not made). A path may appear more than once; the
+	// writes then happen in order.
+	WriteFiles(ctx context.Context, writes []FileWrite) (made []bool, err error)
+}
+
+// WriteFiles makes the writes with c's WriteFiles when it has one, else one by one with
+// WriteFile, stopping at the first error (see BatchWriter).
+func WriteFiles(ctx context.Context, c Conn, writes []FileWrite) ([]bool, error) {
+	if bw, ok := c.(BatchWriter); ok {
+		return bw.WriteFiles(ctx, writes)
+	}
+	made := make([]bool, len(writes))
+	for i, w := range writes {
+		if err := c.WriteFile(ctx, w.Path, w.Data, w.Opts); err != nil {
+			return made, err
+		}
+		made[i] = true
+	}
+	return made, nil
+}

@@ -280,6 +280,10 @@ func idOr(want, have int) string {
 	return strconv.Itoa(want)
 }
 
+// WritesOnlyFiles implements engine.FileWriter: Apply writes a file through Host.WriteFile
+// (a directory, through Exec, first makes the writes held before it).
+func (Module) WritesOnlyFiles() {}
+
 // Apply writes the file (backup first) or creates the directory.
 func (Module) Apply(ctx context.Context, h *engine.Host, c *engine.Change) error {
 	switch p := c.Private.(type) {

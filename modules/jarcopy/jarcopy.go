@@ -244,6 +244,10 @@ func size(n int) string {
 	return fmt.Sprintf("%d bytes", n)
 }
 
+// WritesOnlyFiles implements engine.FileWriter: Apply changes the host only through
+// Host.WriteFile, so an apply may send its write with those of the tasks around it.
+func (Module) WritesOnlyFiles() {}
+
 // Apply backs up a replaced file and uploads the new one atomically: to a temporary file whose
 // sha256 is verified on the host before it is renamed over the target, all in one round trip.
 func (Module) Apply(ctx context.Context, h *engine.Host, c *engine.Change) error {

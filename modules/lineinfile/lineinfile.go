@@ -271,6 +271,10 @@ func edit(data []byte, p params) ([]byte, string, error) {
 	return join(out), "insert line " + where, nil
 }
 
+// WritesOnlyFiles implements engine.FileWriter: Apply changes the host only through
+// Host.WriteFile, so an apply may send its write with those of the tasks around it.
+func (Module) WritesOnlyFiles() {}
+
 // Apply backs the file up and writes the new bytes atomically, keeping mode and owner.
 func (Module) Apply(ctx context.Context, h *engine.Host, c *engine.Change) error {
 	return fileedit.Apply(ctx, h, c)

@@ -109,6 +109,10 @@ func (m Module) Check(ctx context.Context, h *engine.Host, args *engine.Args) (*
 	return c, nil
 }
 
+// WritesOnlyFiles implements engine.FileWriter: Apply changes the host only through
+// Host.WriteFile, so an apply may send its write with those of the tasks around it.
+func (Module) WritesOnlyFiles() {}
+
 // Apply backs the file up and writes the new bytes atomically, keeping mode and owner.
 func (Module) Apply(ctx context.Context, h *engine.Host, c *engine.Change) error {
 	return fileedit.Apply(ctx, h, c)

@@ -265,6 +265,10 @@ func opError(h *engine.Host, path string, blocks []*engine.Args, err error) erro
 	return b.Errorf("xpath", "%s: %s %q: %s", path, oe.Op.Kind, oe.Op.XPath, h.Redact(msg))
 }
 
+// WritesOnlyFiles implements engine.FileWriter: Apply changes the host only through
+// Host.WriteFile, so an apply may send its write with those of the tasks around it.
+func (Module) WritesOnlyFiles() {}
+
 // Apply implements engine.Module: back up the original, then write the new bytes atomically
 // with the original mode and owner.
 func (Module) Apply(ctx context.Context, h *engine.Host, c *engine.Change) error {

@@ -59,6 +59,7 @@ func Run(t *testing.T, h Harness) {
 		{"Stat", testStat},
 		{"ReadFile", testReadFile},
 		{"WriteFile", testWriteFile},
+		{"WriteFiles", testWriteFiles},
 		{"Concurrency", testConcurrency},
 		{"Dial", testDial},
 	}
@@ -670,4 +671,146 @@ func testDial(t *testing.T, h Harness) {
 		c2.Close()
 		t.Fatal("Dial to a closed port succeeded")
 	}
+}
+
+// testWriteFiles checks a batch: files in several directories (names a shell, a regular
+// expression or tar's --transform could misread), backups, owners, digests and a path written
+// twice all land as with WriteFile; a batch that fails before its renames touches no target.
+func testWriteFiles(t *testing.T, h Harness) {
+	bw, ok := h.Conn.(conn.BatchWriter)
+	if !ok {
+		t.Fatal("the connection does not implement conn.BatchWriter")
+	}
+	d := h.Dir
+	dirs := []string{filepath.Join(d, "a"), filepath.Join(d, `b [x].*^$\&|'q' "d" $HOME`), filepath.Join(d, "c\nline")}
+	for _, dir := range dirs {
+		if err := os.MkdirAll(h.local(dir), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bakDir := filepath.Join(d, "state dir", "runs", "r1", "backups")
+	leftovers := func(t *testing.T) {
+		t.Helper()
+		for _, dir := range append(dirs, d, bakDir) {
+			ents, _ := os.ReadDir(h.local(dir))
+			for _, e := range ents {
+				if strings.Contains(e.Name(), "isaplay") {
+					t.Errorf("left behind in %s: %s", dir, e.Name())
+				}
+			}
+		}
+	}
+
+	t.Run("batch", func(t *testing.T) {
+		replaced := filepath.Join(dirs[1], `conf [1].xml`)
+		mustWrite(t, h.local(replaced), []byte("original\r\n"), 0o640)
+		if err := os.Chown(h.local(replaced), 1234, 5678); err != nil {
+			t.Fatal(err)
+		}
+		st, _ := os.Stat(h.local(replaced))
+		oldIno := st.Sys().(*syscall.Stat_t).Ino
+		twice := filepath.Join(dirs[0], "twice")
+		mustWrite(t, h.local(twice), []byte("v0"), 0o600)
+		jar := allBytes()
+		writes := []conn.FileWrite{
+			{Path: replaced, Data: []byte("new\r\n"), Opts: conn.WriteOptions{Mode: 0o640, UID: 1234, GID: 5678, Backup: filepath.Join(bakDir, "b1")}},
+			{Path: filepath.Join(dirs[0], "new.txt"), Data: []byte("fresh"), Opts: conn.WriteOptions{UID: -1, GID: -1, Backup: filepath.Join(bakDir, "none")}},
+			{Path: twice, Data: []byte("v1"), Opts: conn.WriteOptions{Mode: 0o600, UID: -1, GID: -1, Backup: filepath.Join(bakDir, "t0")}},
+			{Path: filepath.Join(dirs[0], "x.jar"), Data: jar, Opts: conn.WriteOptions{Mode: 0o644, UID: -1, GID: 5678, SHA256: sum(jar)}},
+			{Path: filepath.Join(dirs[2], "odd\nname"), Data: []byte("nl"), Opts: conn.WriteOptions{Mode: 0o600, UID: -1, GID: -1}},
+			{Path: twice, Data: []byte("v2"), Opts: conn.WriteOptions{Mode: 0o644, UID: -1, GID: -1, Backup: filepath.Join(bakDir, "t1")}},
+		}
+		made, err := bw.WriteFiles(ctx(t), writes)
+		if err != nil {
+			t.Fatalf("WriteFiles: %v", err)
+		}
+		for i, m := range made {
+			if !m {
+				t.Errorf("write %d (%s) not reported made", i, writes[i].Path)
+			}
+		}
+		want := []struct {
+			path     string
+			data     string
+			mode     fs.FileMode
+			uid, gid int
+		}{
+			{replaced, "new\r\n", 0o640, 1234, 5678},
+			{writes[1].Path, "fresh", 0o644, os.Getuid(), os.Getgid()},
+			{twice, "v2", 0o644, os.Getuid(), os.Getgid()},
+			{writes[3].Path, string(jar), 0o644, os.Getuid(), 5678},
+			{writes[4].Path, "nl", 0o600, os.Getuid(), os.Getgid()},
+			{filepath.Join(bakDir, "b1"), "original\r\n", 0o640, 1234, 5678},
+			{filepath.Join(bakDir, "t0"), "v0", 0o600, os.Getuid(), os.Getgid()},
+			{filepath.Join(bakDir, "t1"), "v1", 0o600, os.Getuid(), os.Getgid()},
+		}
+		for _, w := range want {
+			got, err := os.ReadFile(h.local(w.path))
+			if err != nil || string(got) != w.data {
+				t.Errorf("%s holds %q (%v), want %q", w.path, short(got), err, short([]byte(w.data)))
+				continue
+			}
+			st, _ := os.Lstat(h.local(w.path))
+			sys := st.Sys().(*syscall.Stat_t)
+			if st.Mode() != w.mode || int(sys.Uid) != w.uid || int(sys.Gid) != w.gid {
+				t.Errorf("%s: mode %v owner %d:%d, want %v %d:%d", w.path, st.Mode(), sys.Uid, sys.Gid, w.mode, w.uid, w.gid)
+			}
+		}
+		if _, err := os.Lstat(h.local(filepath.Join(bakDir, "none"))); !os.IsNotExist(err) {
+			t.Errorf("backup of a new file: %v", err)
+		}
+		if st, _ := os.Stat(h.local(replaced)); st.Sys().(*syscall.Stat_t).Ino == oldIno {
+			t.Error("inode unchanged: the file was rewritten in place, not replaced by a rename")
+		}
+		leftovers(t)
+	})
+
+	t.Run("failure", func(t *testing.T) {
+		p1, p2 := filepath.Join(dirs[0], "keep1"), filepath.Join(dirs[1], "keep2")
+		blocker := filepath.Join(dirs[0], "sub")
+		if err := os.Mkdir(h.local(blocker), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		cases := []struct {
+			name  string
+			last  conn.FileWrite
+			cause string
+		}{
+			{"wrong digest", conn.FileWrite{Path: filepath.Join(dirs[0], "bad.jar"), Data: []byte("jar"), Opts: conn.WriteOptions{UID: -1, GID: -1, SHA256: sum([]byte("other"))}}, "sha256"},
+			{"missing directory", conn.FileWrite{Path: filepath.Join(d, "no", "such", "f"), Data: []byte("x"), Opts: conn.WriteOptions{UID: -1, GID: -1}}, "no such"},
+			{"a directory in the way", conn.FileWrite{Path: blocker, Data: []byte("x"), Opts: conn.WriteOptions{UID: -1, GID: -1}}, "sub"},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				mustWrite(t, h.local(p1), []byte("one"), 0o644)
+				mustWrite(t, h.local(p2), []byte("two"), 0o644)
+				writes := []conn.FileWrite{
+					{Path: p1, Data: []byte("changed"), Opts: conn.WriteOptions{UID: -1, GID: -1, Backup: filepath.Join(bakDir, "k1")}},
+					{Path: p2, Data: []byte("changed"), Opts: conn.WriteOptions{UID: -1, GID: -1}},
+					tc.last,
+				}
+				made, err := bw.WriteFiles(ctx(t), writes)
+				if err == nil || !strings.Contains(err.Error(), tc.cause) {
+					t.Fatalf("WriteFiles: %v, want an error about %q", err, tc.cause)
+				}
+				if made[2] {
+					t.Error("the failed write reported made")
+				}
+				// What is reported made holds the new bytes; the rest the old ones.
+				for i, old := range []string{"one", "two"} {
+					want := old
+					if made[i] {
+						want = "changed"
+					}
+					if got, _ := os.ReadFile(h.local(writes[i].Path)); string(got) != want {
+						t.Errorf("%s holds %q after a failed batch (made %v), want %q", writes[i].Path, got, made[i], want)
+					}
+				}
+				if st, err := os.Lstat(h.local(blocker)); err != nil || !st.IsDir() {
+					t.Errorf("directory damaged: %v", err)
+				}
+				leftovers(t)
+			})
+		}
+	})
 }

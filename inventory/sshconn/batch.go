@@ -1,0 +1,277 @@
+package sshconn
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"fmt"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/isaplay/isaplay/inventory/conn"
+)
+
+// WriteFiles writes a batch of files in one round trip per run of distinct paths: the new
+// bytes travel as one tar stream that one `tar -x` unpacks into a staging directory beside
+// each target; every backup is taken (one tar pipeline), every staged file is given its owner,
+// checked and synced, and only then are the files renamed over their targets, one `mv` per
+// directory. A failure before the renames leaves every target untouched. Paths that a shell
+// word or tar's --transform cannot carry safely (control characters, a leading "-") are
+// written one by one with WriteFile.
+func (c *Conn) WriteFiles(ctx context.Context, writes []conn.FileWrite) ([]bool, error) {
+	made := make([]bool, len(writes))
+	for start := 0; start < len(writes); {
+		if !batchable(writes[start]) {
+			w := writes[start]
+			if err := c.WriteFile(ctx, w.Path, w.Data, w.Opts); err != nil {
+				return made, err
+			}
+			made[start] = true
+			start++
+			continue
+		}
+		// A run of batchable writes with distinct paths and one become setting.
+		end := start + 1
+		seen := map[string]bool{path.Clean(writes[start].Path): true}
+		for end < len(writes) && batchable(writes[end]) && writes[end].Opts.Become == writes[start].Opts.Become && !seen[path.Clean(writes[end].Path)] {
+			seen[path.Clean(writes[end].Path)] = true
+			end++
+		}
+		ok, err := c.writeRun(ctx, writes[start:end])
+		copy(made[start:end], ok)
+		if err != nil {
+			return made, err
+		}
+		start = end
+	}
+	return made, nil
+}
+
+// batchable reports whether a write can go into a batch script.
+func batchable(w conn.FileWrite) bool {
+	for _, p := range []string{w.Path, w.Opts.Backup} {
+		if strings.HasPrefix(p, "-") || strings.ContainsFunc(p, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			return false
+		}
+	}
+	return w.Path != "" && path.Base(path.Clean(w.Path)) != "." && path.Base(path.Clean(w.Path)) != ".."
+}
+
+// writeRun writes files with distinct paths in one round trip (see WriteFiles).
+func (c *Conn) writeRun(ctx context.Context, writes []conn.FileWrite) ([]bool, error) {
+	made := make([]bool, len(writes))
+	script, stream, err := batchScript(writes, c.uid == 0 || writes[0].Opts.Become)
+	if err != nil {
+		return made, fmt.Errorf("%s: write %s: %w", c.name, writes[0].Path, err)
+	}
+	res, err := c.exec(ctx, script, true, stream, true, writes[0].Opts.Become, nil)
+	for _, line := range strings.Split(string(res.Stdout), "\n") {
+		idx, ok := strings.CutPrefix(line, "made ")
+		if !ok {
+			continue
+		}
+		for _, f := range strings.Fields(idx) {
+			if i, err := strconv.Atoi(f); err == nil && i >= 0 && i < len(made) {
+				made[i] = true
+			}
+		}
+	}
+	if err != nil {
+		return made, err
+	}
+	if res.ExitCode != 0 {
+		return made, fmt.Errorf("%s: write %s: exit status %d: %s", c.name, pathsOf(writes), res.ExitCode, strings.TrimSpace(string(res.Stderr)))
+	}
+	return made, nil
+}
+
+func pathsOf(writes []conn.FileWrite) string {
+	if len(writes) == 1 {
+		return writes[0].Path
+	}
+	return fmt.Sprintf("%s and %d more files", writes[0].Path, len(writes)-1)
+}
+
+// batchScript returns the script that writes the files and the tar stream it reads on
+// standard input. root says whether the script runs as root (backups then keep their owner).
+func batchScript(writes []conn.FileWrite, root bool) (string, []byte, error) {
+	q := conn.Quote
+	// Staging directories, one per target directory, in the order first written; the backup
+	// staging directories likewise, one per backup directory.
+	type group struct {
+		dir, stage string
+		idx        []int
+	}
+	var groups []*group
+	byDir := map[string]*group{}
+	var bgroups []*group
+	byBDir := map[string]*group{}
+	staged := make([]string, len(writes))
+	for i, w := range writes {
+		p := path.Clean(w.Path)
+		d := path.Dir(p)
+		g := byDir[d]
+		if g == nil {
+			g = &group{dir: d, stage: path.Join(d, stageName())}
+			byDir[d] = g
+			groups = append(groups, g)
+		}
+		g.idx = append(g.idx, i)
+		staged[i] = path.Join(g.stage, path.Base(p))
+		if b := w.Opts.Backup; b != "" {
+			bd := path.Dir(path.Clean(b))
+			if byBDir[bd] == nil {
+				byBDir[bd] = &group{dir: bd, stage: path.Join(bd, stageName())}
+				bgroups = append(bgroups, byBDir[bd])
+			}
+			byBDir[bd].idx = append(byBDir[bd].idx, i)
+		}
+	}
+
+	// The new bytes, as one tar stream of the staged names.
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	now := time.Now()
+	for i, w := range writes {
+		mode := w.Opts.Mode.Perm()
+		if w.Opts.Mode == 0 {
+			mode = 0o644
+		}
+		hdr := &tar.Header{Typeflag: tar.TypeReg, Name: staged[i], Mode: int64(mode), Size: int64(len(w.Data)), ModTime: now, Format: tar.FormatPAX}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return "", nil, err
+		}
+		if _, err := tw.Write(w.Data); err != nil {
+			return "", nil, err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return "", nil, err
+	}
+
+	var s []string // the steps, joined by &&: the first that fails stops the rest
+	fail := func(msg string) string { return "{ printf '%s\\n' " + q(msg) + " >&2; false; }" }
+
+	// Every target directory exists and no target is a directory.
+	for _, g := range groups {
+		s = append(s, "{ [ -d "+q(g.dir)+" ] || "+fail("write "+path.Join(g.dir, path.Base(writes[g.idx[0]].Path))+": no such directory "+g.dir)+"; }")
+	}
+	for _, w := range writes {
+		p := q(path.Clean(w.Path))
+		s = append(s, "{ [ ! -d "+p+" ] || [ -L "+p+" ] || "+fail("write "+w.Path+": is a directory")+"; }")
+	}
+
+	// Backups: every regular file that has none yet is copied, bytes, mode and owner, by one tar
+	// pipeline into a staging directory beside its backup, then renamed into place, so that a
+	// backup that exists is always whole.
+	if len(bgroups) > 0 {
+		var b strings.Builder
+		b.WriteString("set --")
+		for _, w := range writes {
+			if w.Opts.Backup == "" {
+				continue
+			}
+			p, bk := path.Clean(w.Path), path.Clean(w.Opts.Backup)
+			bs := path.Join(byBDir[path.Dir(bk)].stage, path.Base(bk))
+			fmt.Fprintf(&b, " && if [ -f %s ] && [ ! -L %s ] && [ ! -f %s ]; then set -- \"$@\" %s %s; fi", q(p), q(p), q(bk),
+				q("--transform="+transform(p, bs)), q(p))
+		}
+		owner := "--no-same-owner"
+		if root {
+			owner = "--same-owner --numeric-owner"
+		}
+		b.WriteString(" && { [ $# -eq 0 ] || { ")
+		for _, g := range bgroups {
+			b.WriteString("{ [ -d " + q(g.dir) + " ] || mkdir -p -- " + q(g.dir) + "; } && ")
+		}
+		b.WriteString("tar -cPf - --no-recursion \"$@\" | tar -xPpf - " + owner + "; }; }")
+		s = append(s, b.String())
+		// Each backup asked for is now in place or staged, or its file was no regular file.
+		for _, w := range writes {
+			if w.Opts.Backup == "" {
+				continue
+			}
+			p, bk := path.Clean(w.Path), path.Clean(w.Opts.Backup)
+			bs := path.Join(byBDir[path.Dir(bk)].stage, path.Base(bk))
+			s = append(s, "{ [ ! -f "+q(p)+" ] || [ -L "+q(p)+" ] || [ -f "+q(bk)+" ] || [ -f "+q(bs)+" ] || "+fail("backup to "+w.Opts.Backup+" failed")+"; }")
+		}
+		for _, g := range bgroups {
+			s = append(s, "{ [ ! -d "+q(g.stage)+" ] || { set -- "+q(g.stage)+"/* && { [ ! -e \"$1\" ] || mv -f -t "+q(g.dir)+" -- \"$@\"; }; }; }")
+		}
+	}
+
+	// The new files, staged; their owners; digests asked for; synced.
+	s = append(s, "tar -xPpmf - --no-same-owner")
+	type owner struct{ uid, gid int }
+	var owners []owner
+	byOwner := map[owner][]string{}
+	for i, w := range writes {
+		o := owner{w.Opts.UID, w.Opts.GID}
+		if o.uid < 0 && o.gid < 0 {
+			continue
+		}
+		if byOwner[o] == nil {
+			owners = append(owners, o)
+		}
+		byOwner[o] = append(byOwner[o], staged[i])
+	}
+	for _, o := range owners {
+		spec := ""
+		switch {
+		case o.uid >= 0 && o.gid >= 0:
+			spec = fmt.Sprintf("%d:%d", o.uid, o.gid)
+		case o.uid >= 0:
+			spec = strconv.Itoa(o.uid)
+		default:
+			spec = ":" + strconv.Itoa(o.gid)
+		}
+		s = append(s, conn.Join(append([]string{"chown", "--", spec}, byOwner[o]...)...))
+	}
+	for i, w := range writes {
+		if w.Opts.SHA256 == "" {
+			continue
+		}
+		s = append(s, "_s=$(sha256sum < "+q(staged[i])+") && { [ \"${_s%% *}\" = "+q(w.Opts.SHA256)+" ] || "+
+			"{ printf '%s\\n' "+q("write "+w.Path+": sha256 of the uploaded file is ")+"\"${_s%% *}, want \""+q(w.Opts.SHA256)+" >&2; false; }; }")
+	}
+	s = append(s, conn.Join(append([]string{"sync", "--"}, staged...)...))
+
+	// The renames, one mv per directory; each reports the writes it made.
+	for _, g := range groups {
+		args := []string{"mv", "-f", "-t", g.dir, "--"}
+		nums := make([]string, len(g.idx))
+		for k, i := range g.idx {
+			args = append(args, staged[i])
+			nums[k] = strconv.Itoa(i)
+		}
+		s = append(s, conn.Join(args...)+" && echo "+q("made "+strings.Join(nums, " ")))
+	}
+
+	var stages []string
+	for _, g := range groups {
+		stages = append(stages, g.stage)
+	}
+	for _, g := range bgroups {
+		stages = append(stages, g.stage)
+	}
+	script := "[ -n \"${_umask-}\" ] || _umask=$(umask)\numask 077\n" +
+		strings.Join(s, " &&\n") + "\n_r=$?\n" +
+		conn.Join(append([]string{"rm", "-rf", "--"}, stages...)...) + "\n" +
+		"umask \"$_umask\"\nreturn $_r"
+	return script, buf.Bytes(), nil
+}
+
+// stageName is the name of a staging directory beside the files of a batch.
+func stageName() string {
+	return ".isaplay-stage-" + strings.TrimPrefix(tempName(), ".isaplay-tmp-")
+}
+
+// transform is a GNU tar --transform expression that renames exactly the member from to to.
+// The delimiter, \x01, is a control character that batchable keeps out of both paths.
+func transform(from, to string) string {
+	re := strings.NewReplacer(`\`, `\\`, `.`, `\.`, `[`, `\[`, `]`, `\]`, `*`, `\*`, `^`, `\^`, `$`, `\$`).Replace(from)
+	repl := strings.NewReplacer(`\`, `\\`, `&`, `\&`).Replace(to)
+	return "s\x01^" + re + "$\x01" + repl + "\x01"
+}
