@@ -246,7 +246,7 @@ func batchScript(writes []conn.FileWrite, root bool) (string, []byte, error) {
 			args = append(args, staged[i])
 			nums[k] = strconv.Itoa(i)
 		}
-		s = append(s, conn.Join(args...)+" && echo "+q("made "+strings.Join(nums, " ")))
+		s = append(s, conn.Join(args...)+" && _m=\"$_m "+strings.Join(nums, " ")+"\"")
 	}
 
 	var stages []string
@@ -256,11 +256,13 @@ func batchScript(writes []conn.FileWrite, root bool) (string, []byte, error) {
 	for _, g := range bgroups {
 		stages = append(stages, g.stage)
 	}
-	script := "[ -n \"${_umask-}\" ] || _umask=$(umask)\numask 077\n" +
+	// What was made is printed last, after the cleanup: the script is uninterrupted, and a
+	// client gone away must not stop it half-way.
+	script := "[ -n \"${_umask-}\" ] || _umask=$(umask)\numask 077\n_m=\n" +
 		strings.Join(s, " &&\n") + "\n_r=$?\n" +
 		conn.Join(append([]string{"rm", "-rf", "--"}, stages...)...) + "\n" +
-		"umask \"$_umask\"\nreturn $_r"
-	return script, buf.Bytes(), nil
+		"umask \"$_umask\"\n[ -z \"$_m\" ] || echo \"made$_m\"\nreturn $_r"
+	return uninterrupted(script), buf.Bytes(), nil
 }
 
 // stageName is the name of a staging directory beside the files of a batch.

@@ -338,9 +338,9 @@ func writeScript(p string, opts conn.WriteOptions) string {
 		verify = ` && _s=$(sha256sum < "$_t") && { [ "${_s%% *}" = ` + conn.Quote(opts.SHA256) +
 			` ] || { echo "sha256 of the uploaded file is ${_s%% *}, want "` + conn.Quote(opts.SHA256) + ` >&2; false; }; }`
 	}
-	return "[ -n \"${_umask-}\" ] || _umask=$(umask)\numask 077\n_t=" + conn.Quote(tmp) + "\n" +
+	return uninterrupted("[ -n \"${_umask-}\" ] || _umask=$(umask)\numask 077\n_t=" + conn.Quote(tmp) + "\n" +
 		backup + conn.Join(args...) + verify + ` && sync -- "$_t" && mv -fT -- "$_t" ` + conn.Quote(p) +
-		"\n_r=$?\numask \"$_umask\"\nif [ $_r -ne 0 ]; then rm -f -- \"$_t\"; fi\nreturn $_r"
+		"\n_r=$?\numask \"$_umask\"\nif [ $_r -ne 0 ]; then rm -f -- \"$_t\"; fi\nreturn $_r")
 }
 
 // WriteFile replaces path atomically with data: a temporary file in the same directory, synced,

@@ -42,7 +42,7 @@ import (
 const loopScript = `M=$1; shift
 W=${TMPDIR:-/tmp}/.$M
 trap '[ ! -d "$W" ] || rm -rf "$W"' EXIT
-trap 'trap "" HUP TERM; kill -TERM 0; exit 98' HUP TERM
+` + loopTrap + `
 NL='
 '
 printf '\000%s %s\n' "$M" "$$"
@@ -76,6 +76,18 @@ $s
 	printf '\000%s %d\n' "$M" "$r"
 	printf '\000%s\n' "$M" >&2
 done`
+
+// loopTrap is how the framed loop handles HUP and TERM: it kills its process group (the running
+// command) and exits. Scripts that must not be cut short (uninterrupted) set and restore it.
+const loopTrap = `trap 'trap "" HUP TERM; kill -TERM 0; exit 98' HUP TERM`
+
+// uninterrupted wraps a file script (a shell function body that returns) so that it runs to
+// its end even when the controller goes away: HUP, TERM and PIPE are ignored meanwhile (its
+// commands inherit that), so a write whose client died still cleans up after itself instead
+// of dying half-way; its output must come at its end.
+func uninterrupted(script string) string {
+	return "trap '' HUP TERM PIPE\n_f2() {\n" + script + "\n}\n_f2\n_rr=$?\n" + loopTrap + "\ntrap - PIPE\nreturn $_rr"
+}
 
 // encodeWord turns a script into one line that `eval "s=<line>"` turns back into the script:
 // each line quoted with conn.Quote, joined by "$NL" (a newline held in a variable).

@@ -688,7 +688,7 @@ func testWriteFiles(t *testing.T, h Harness) {
 			t.Fatal(err)
 		}
 	}
-	bakDir := filepath.Join(d, "state dir", "runs", "r1", "backups")
+	bakDir := filepath.Join(d, `state & \1 [dir]`, "runs", "r1", "backups")
 	leftovers := func(t *testing.T) {
 		t.Helper()
 		for _, dir := range append(dirs, d, bakDir) {
