@@ -38,13 +38,15 @@ user_opt=""
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 sock="$dir/sock"
+# A private temporary directory: servers started at once must not share /tmp's temporary files.
+mkdir -p "$dir/tmp"
 if [ ! -d "$dir/data/mysql" ]; then
-	mariadb-install-db --no-defaults --datadir="$dir/data" --auth-root-authentication-method=normal \
+	mariadb-install-db --no-defaults --datadir="$dir/data" --tmpdir="$dir/tmp" --auth-root-authentication-method=normal \
 		--skip-test-db --skip-name-resolve $user_opt >"$dir/install.log" 2>&1 ||
 		{ cat "$dir/install.log" >&2; exit 1; }
 fi
 
-mariadbd --no-defaults --datadir="$dir/data" --socket="$sock" --pid-file="$dir/pid" \
+mariadbd --no-defaults --datadir="$dir/data" --tmpdir="$dir/tmp" --socket="$sock" --pid-file="$dir/pid" \
 	--bind-address=127.0.0.1 --port="$port" --skip-name-resolve --skip-log-bin \
 	--innodb-buffer-pool-size=32M --log-error="$dir/error.log" $user_opt 2>>"$dir/stderr.log" &
 

@@ -115,7 +115,13 @@ func StartServer(ctx context.Context) (*Server, error) {
 		runAs = []string{"--user=root"}
 	}
 	datadir := filepath.Join(dir, "data")
-	install := exec.CommandContext(ctx, installDB, append([]string{"--no-defaults", "--datadir=" + datadir,
+	// A private temporary directory: servers started at once by parallel test packages must not
+	// share (and remove) each other's temporary files in /tmp.
+	tmpdir := filepath.Join(dir, "tmp")
+	if err := os.Mkdir(tmpdir, 0o700); err != nil {
+		return fail(err)
+	}
+	install := exec.CommandContext(ctx, installDB, append([]string{"--no-defaults", "--datadir=" + datadir, "--tmpdir=" + tmpdir,
 		"--auth-root-authentication-method=normal", "--skip-test-db", "--skip-name-resolve"}, runAs...)...)
 	if out, err := install.CombinedOutput(); err != nil {
 		return fail(fmt.Errorf("mariadb-install-db: %w\n%s", err, out))
@@ -126,7 +132,7 @@ func StartServer(ctx context.Context) (*Server, error) {
 	}
 	s.Port = port
 	sock := filepath.Join(dir, "sock")
-	s.cmd = exec.Command(mariadbd, append([]string{"--no-defaults", "--datadir=" + datadir, "--socket=" + sock,
+	s.cmd = exec.Command(mariadbd, append([]string{"--no-defaults", "--datadir=" + datadir, "--tmpdir=" + tmpdir, "--socket=" + sock,
 		"--pid-file=" + filepath.Join(dir, "pid"), "--bind-address=127.0.0.1", "--port=" + strconv.Itoa(port),
 		"--skip-name-resolve", "--skip-log-bin", "--innodb-buffer-pool-size=32M", "--innodb-log-file-size=16M",
 		"--max-connections=200"}, runAs...)...)
