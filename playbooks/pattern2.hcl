@@ -7,6 +7,12 @@
 # Host var "ip" is a node's cluster address (default: its address); never a loopback address.
 # Host var "java_home", when set, is the JAVA_HOME the servers start with (else the login's).
 #
+# failover_test = true (with start_servers = true) adds the failover test G9 after the checks:
+# the CEP HA active analytics node (the one G7 found active) is stopped, a passive one must log
+# "Became CEP HA Active Member" and the surviving Spark master report ALIVE, and the stopped node
+# is started again and must rejoin as passive. Every apply with it set fails the cluster over
+# once (the roles swap); it is off by default and has no place in a normal apply.
+#
 # Packs: wso2is-analytics-5.6.0.zip and wso2is-5.6.0.zip, named after the folder of an_home and
 # is_home, are taken from the controller directory that holds mysql_jar; when a pack is not
 # there, the product must already be installed. Relative jar paths are relative to this file.
@@ -127,6 +133,11 @@ variable "start_servers" {
   type        = bool
   description = "Start the nodes in order and verify the cluster; false stops after the configuration."
 }
+variable "failover_test" {
+  type        = bool
+  default     = false
+  description = "G9, a test that stops a node: after the checks, stop the CEP HA active analytics node, wait until a passive one takes over, then start it again as passive. Needs start_servers; never set it for a normal apply."
+}
 
 locals {
   an_hosts = group_hosts("analytics")
@@ -137,6 +148,7 @@ locals {
   is_first = length(local.is_hosts) > 0 ? local.is_hosts[0].name : ""
   identity = var.is_home != null && length(local.is_hosts) > 0
   depsync  = var.svn_url != null
+  failover = var.failover_test && var.start_servers
   # Tasks switched off by a null input still type-check with this stand-in path.
   is_home = coalesce(var.is_home, "/nonexistent/wso2is")
 
@@ -688,5 +700,50 @@ play "verify identity" {
     # (the placeholder pattern is for a single IS node, where this task is off)
     patterns      = length(local.is_ips) > 1 ? [for ip in slice(local.is_ips, 1, length(local.is_ips)) : "Member joined \\[[^\\]]*\\]: \\S*/${replace(ip, ".", "\\.")}:${var.hz_port}"] : ["Member joined"]
     fail_patterns = local.carbon_failures
+  }
+}
+
+# ---- G9 (only with failover_test): fail the analytics cluster over, then back to full strength ---
+play "failover analytics" {
+  hosts = "analytics"
+
+  task "assert" "failover needs started servers" {
+    when      = var.failover_test
+    run_once  = true
+    condition = var.start_servers
+    message   = "failover_test needs start_servers = true: the test stops and starts the running analytics nodes"
+  }
+
+  # The node G7 found active is stopped; the passive one takes over (CEP) and the surviving
+  # Spark master (8081 + offset) becomes ALIVE; the stopped node starts again and must log what
+  # a node joining a running cluster logs (E4).
+  include "failover" {
+    source        = "lib/analytics-failover.hcl"
+    when          = local.failover
+    home          = var.an_home
+    register      = "an_failover"
+    env           = lookup(host.vars, "java_home", "") == "" ? {} : { JAVA_HOME = lookup(host.vars, "java_home", "") }
+    roles         = { for n, r in lookup(results, "ha_role", {}) : n => lookup(r, "value", "") }
+    ips           = { for h in local.an_hosts : h.name => lookup(h.vars, "ip", h.address) }
+    hz_port       = var.hz_port
+    spark_masters = { for n, r in lookup(results, "spark_ui", {}) : n => lookup(r, "value", "") if !lookup(r, "skipped", false) }
+    spark_ui_url  = host.index < local.spark_masters ? "http://${lookup(host.vars, "ip", host.address)}:${8081 + local.an_offset}/json/" : null
+    rejoin_patterns = concat(
+      [
+        "Became CEP HA Passive Member",
+        "CEP HA State syncing started\\.\\.",
+        "CEP HA State successfully synced\\.",
+      ],
+      host.index < local.spark_masters ? [
+        "\\[Spark init - master\\] Started SPARK MASTER in spark://${replace(lookup(host.vars, "ip", host.address), ".", "\\.")}:${7077 + local.an_offset} with webUI port : ${8081 + local.an_offset}",
+      ] : [],
+      [
+        "\\[Spark init - worker\\] Started SPARK WORKER in ${replace(lookup(host.vars, "ip", host.address), ".", "\\.")}:${11000 + local.an_offset} with webUI port ${11500 + local.an_offset}",
+        "WSO2 Carbon started in \\d+ sec",
+      ],
+      local.depsync ? ["Completed initial artifact synchronization for tenant: -1234"] : [],
+    )
+    fail_patterns = local.analytics_failures
+    tolerate      = local.analytics_tolerate
   }
 }

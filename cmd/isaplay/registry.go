@@ -32,6 +32,7 @@ func builtinRegistry() *engine.Registry {
 	r.Register(jarcopy.Name, jarcopy.Module{})
 	r.Register(lineinfile.Name, lineinfile.Module{})
 	r.Register(logcompare.Name, logcompare.Module{})
+	r.Register(waitlog.NameCursor, waitlog.CursorModule{})
 	r.Register(mysqldb.Name, mysqldb.Module{})
 	r.Register(properties.Name, properties.Module{})
 	r.Register(service.NameStart, service.StartModule{})

@@ -1,6 +1,9 @@
 // Package waitlog implements the wait_log task: follow a log file on the host from a cursor
 // (typically recorded by service_start just before it started the service) until every
 // required pattern has appeared, failing at once on a failure pattern and after a timeout.
+// It also implements log_cursor, a task that only records a cursor: a wait for what a task on
+// another host makes this host log (a passive node taking over when the active one stops)
+// reads from a cursor taken on this host before that task.
 package waitlog
 
 import (
@@ -45,7 +48,7 @@ func (Module) Schema() engine.Schema {
 			"failing at once on a failure pattern. One streaming session per wait; lines written before the cursor never match; rotation is followed.",
 		Attrs: []engine.Attr{
 			{Name: "path", Type: cty.String, Required: true, Description: "The log file on the host."},
-			{Name: "from", Type: cty.String, Description: "Where to start reading: a cursor \"inode:offset\" (service_start's result.log_cursor), \"end\" (the file's end when the task starts; the default) or \"beginning\". An empty string means the preceding start did nothing, so there is nothing to wait for."},
+			{Name: "from", Type: cty.String, Description: "Where to start reading: a cursor \"inode:offset\" (result.log_cursor of service_start, service_stop or log_cursor), \"end\" (the file's end when the task starts; the default) or \"beginning\". An empty string means the preceding start did nothing, so there is nothing to wait for."},
 			{Name: "patterns", Type: cty.List(cty.String), Required: true, Description: "Regular expressions (Go RE2 syntax) that must all match a new line, in any order. Named groups (?P<name>...) are registered in result.captures."},
 			{Name: "fail_patterns", Type: cty.List(cty.String), Description: "Regular expressions that fail the task as soon as a new line matches one."},
 			{Name: "tolerate", Type: cty.List(cty.String), Description: "Regular expressions of transient lines that never fail the task, even when a fail pattern matches them."},

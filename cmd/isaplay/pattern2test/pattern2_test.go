@@ -606,21 +606,7 @@ func readTree(t *testing.T, dir string) string {
 // every node and removes what the run made.
 func TestPattern2Start(t *testing.T) {
 	e := setup(t)
-	inv, err := os.ReadFile(e.Inventory)
-	if err != nil {
-		t.Fatal(err)
-	}
-	withJava := regexp.MustCompile(`vars    = \{ index = (\d+) \}`).ReplaceAllString(string(inv), `vars    = { index = $1, java_home = "/usr/lib/jvm/default-java" }`)
-	if err := os.WriteFile(e.Inventory, []byte(withJava), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	vars, err := os.ReadFile(e.Vars)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(e.Vars, []byte(strings.Replace(string(vars), "start_servers     = false", "start_servers     = true\nspark_churn_wait  = \"1s\"", 1)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	e.startServers(t, "")
 	before := map[int]map[string]string{}
 	for i := range e.Cluster.Nodes {
 		before[i] = snapshot(t, e.Cluster.NodeRoot(i))
@@ -660,6 +646,27 @@ func TestPattern2Start(t *testing.T) {
 		if d := diffSnapshots(before[i], snapshot(t, e.Cluster.NodeRoot(i))); d != "" {
 			t.Errorf("%s after rollback:\n%s", e.Cluster.Nodes[i].Name, d)
 		}
+	}
+}
+
+// startServers gives every node a java_home and sets start_servers = true (with a short
+// spark_churn_wait) and the extra variable lines.
+func (e *env) startServers(t *testing.T, extra string) {
+	t.Helper()
+	inv, err := os.ReadFile(e.Inventory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withJava := regexp.MustCompile(`vars    = \{ index = (\d+) \}`).ReplaceAllString(string(inv), `vars    = { index = $1, java_home = "/usr/lib/jvm/default-java" }`)
+	if err := os.WriteFile(e.Inventory, []byte(withJava), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	vars, err := os.ReadFile(e.Vars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(e.Vars, []byte(strings.Replace(string(vars), "start_servers     = false", "start_servers     = true\nspark_churn_wait  = \"1s\"\n"+extra, 1)), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 
