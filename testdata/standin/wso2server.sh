@@ -345,6 +345,7 @@ SPARK=org.wso2.carbon.analytics.spark.core.internal.SparkAnalyticsExecutor
 FINALIZER=org.wso2.carbon.core.internal.StartupFinalizerServiceComponent
 
 CLAIMED=
+API=
 SERVERS=
 ACTIVE=false
 PASSIVE=false
@@ -362,7 +363,7 @@ shutdown() {
     rm -rf "$CL/cep-active"
   fi
   for p in $CLAIMED; do rm -rf "$PORTS/$p"; done
-  rm -f "$API.sql"
+  [ -z "$API" ] || rm -f "$API.sql"
   # Only the socat processes still running as this node's children: one that failed to bind
   # is gone, and its pid may belong to anyone by now.
   for p in $SERVERS; do
