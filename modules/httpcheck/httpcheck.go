@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -54,8 +55,10 @@ func (Module) Schema() engine.Schema {
 			{Name: "password", Type: cty.String, Description: "HTTP Basic password (keep it in a sensitive variable)."},
 			{Name: "status", Type: cty.Number, Default: cty.NumberIntVal(200), Description: "The expected status code."},
 			{Name: "body_regex", Type: cty.String, Description: "A regular expression (Go RE2) the body must match."},
+			{Name: "body_not_regex", Type: cty.String, Description: "A regular expression (Go RE2) the body must not match (a SOAP Fault, an error page); the check retries while it matches."},
 			{Name: "json_path", Type: cty.String, Description: "A path into the JSON body: dotted keys, [n] indexes, # for a length (\".status\", \"workers[0].state\", \"activeapps.#\"). It must exist."},
 			{Name: "json_value", Type: cty.String, Description: "The text the json_path value must equal (strings as they are, other values as JSON)."},
+			{Name: "fail_status", Type: cty.List(cty.Number), Description: "Statuses that fail the check at once, without further attempts: what waiting cannot cure, such as 401 for wrong credentials."},
 			{Name: "retries", Type: cty.Number, Description: "Retry at most this many times after the first attempt (within wait_timeout)."},
 			{Name: "interval", Type: cty.String, Default: cty.StringVal("2s"), Description: "Pause between attempts, as a Go duration."},
 			{Name: "wait_timeout", Type: cty.String, Default: cty.StringVal("60s"), Description: "Longest time for all attempts, as a Go duration."},
@@ -84,6 +87,8 @@ type spec struct {
 	hasAuth           bool
 	status            int
 	bodyRe            *regexp.Regexp
+	bodyNotRe         *regexp.Regexp
+	failStatus        map[int]bool
 	path              []step
 	pathText          string
 	value             string
@@ -134,6 +139,30 @@ func decode(args *engine.Args) (*spec, error) {
 			return nil, args.Errorf("body_regex", "body_regex %q does not compile: %v", re, err)
 		}
 	}
+	if re := args.String("body_not_regex"); args.Has("body_not_regex") {
+		var err error
+		if s.bodyNotRe, err = regexp.Compile(re); err != nil {
+			return nil, args.Errorf("body_not_regex", "body_not_regex %q does not compile: %v", re, err)
+		}
+	}
+	if v := args.Value("fail_status"); args.Has("fail_status") && v.IsWhollyKnown() && v.CanIterateElements() {
+		s.failStatus = map[int]bool{}
+		for it := v.ElementIterator(); it.Next(); {
+			_, e := it.Element()
+			if e.IsNull() || e.Type() != cty.Number {
+				return nil, args.Errorf("fail_status", "fail_status holds a null or non-number element")
+			}
+			f := e.AsBigFloat()
+			c, acc := f.Int64()
+			if acc != big.Exact || c < 100 || c > 599 {
+				return nil, args.Errorf("fail_status", "fail_status holds %s, not an HTTP status (100 to 599)", f.Text('f', -1))
+			}
+			if int(c) == s.status {
+				return nil, args.Errorf("fail_status", "fail_status holds %d, the status the check expects", c)
+			}
+			s.failStatus[int(c)] = true
+		}
+	}
 	if args.Has("json_path") {
 		var err error
 		s.pathText = args.String("json_path")
@@ -167,6 +196,9 @@ func (s *spec) describe() string {
 	}
 	if s.bodyRe != nil {
 		d += fmt.Sprintf(", body ~ /%s/", s.bodyRe)
+	}
+	if s.bodyNotRe != nil {
+		d += fmt.Sprintf(", body !~ /%s/", s.bodyNotRe)
 	}
 	if s.pathText != "" {
 		if s.hasValue {
@@ -252,6 +284,7 @@ type attempt struct {
 	body   []byte
 	value  string
 	fail   string // why it did not pass; "" when it passed
+	final  bool   // the failure is final: no further attempt (a fail_status)
 }
 
 func (s *spec) try(ctx context.Context, c *http.Client) attempt {
@@ -284,11 +317,21 @@ func (s *spec) try(ctx context.Context, c *http.Client) attempt {
 	}
 	if resp.StatusCode != s.status {
 		a.fail = fmt.Sprintf("status %d, want %d", resp.StatusCode, s.status)
+		if s.failStatus[resp.StatusCode] {
+			a.fail += " (a fail_status: not retried)"
+			a.final = true
+		}
 		return a
 	}
 	if s.bodyRe != nil && !s.bodyRe.Match(data) {
 		a.fail = fmt.Sprintf("body does not match /%s/", s.bodyRe)
 		return a
+	}
+	if s.bodyNotRe != nil {
+		if m := s.bodyNotRe.Find(data); m != nil {
+			a.fail = fmt.Sprintf("body matches /%s/ (%q)", s.bodyNotRe, excerpt(m, 80))
+			return a
+		}
 	}
 	if s.pathText != "" {
 		v, err := lookup(data, s.path)
@@ -352,7 +395,7 @@ func (s *spec) run(ctx context.Context, h *engine.Host) (cty.Value, error) {
 				"value":  cty.StringVal(h.Redact(last.value)),
 			}), nil
 		}
-		if s.retries >= 0 && n > s.retries {
+		if last.final || (s.retries >= 0 && n > s.retries) {
 			break
 		}
 		t := time.NewTimer(s.interval)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -235,5 +236,121 @@ func TestHTTPCheckDelay(t *testing.T) {
 	}
 	if got := c.Result.GetAttr("value").AsString(); got != "ALIVE" {
 		t.Fatalf("value = %q", got)
+	}
+}
+
+// soapService models a Carbon admin service: it answers a POST whose Content-Type, SOAPAction
+// and body are those asked for, with a SOAP Fault (status faultStatus) for the first `faults`
+// requests, and 400 for a request it does not expect.
+func soapService(t *testing.T, faults int32, faultStatus int) (*httptest.Server, *atomic.Int32) {
+	t.Helper()
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if r.Method != http.MethodPost || r.Header.Get("Content-Type") != "text/xml; charset=UTF-8" ||
+			r.Header.Get("SOAPAction") != `"urn:executeQuery"` || !strings.Contains(string(body), "<xsd:query>SELECT 1</xsd:query>") {
+			http.Error(w, fmt.Sprintf("unexpected %s %q %q %q", r.Method, r.Header.Get("Content-Type"), r.Header.Get("SOAPAction"), body), http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "text/xml; charset=UTF-8")
+		if n.Add(1) <= faults {
+			w.WriteHeader(faultStatus)
+			fmt.Fprint(w, `<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><soapenv:Fault>`+
+				`<faultcode>soapenv:Server</faultcode><faultstring>Spark SQL Context is not available.</faultstring><detail>`+
+				`<ns:AnalyticsProcessorAdminServiceAnalyticsProcessorAdminException/></detail></soapenv:Fault></soapenv:Body></soapenv:Envelope>`)
+			return
+		}
+		fmt.Fprint(w, `<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><ns:executeQueryResponse>`+
+			`<ns:return><ax:columnNames>_c0</ax:columnNames><ax:rowsResults><ax:columnValues>1</ax:columnValues></ax:rowsResults></ns:return>`+
+			`</ns:executeQueryResponse></soapenv:Body></soapenv:Envelope>`)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &n
+}
+
+func soapArgs(url string, extra map[string]cty.Value) map[string]cty.Value {
+	m := map[string]cty.Value{
+		"url":            cty.StringVal(url),
+		"method":         cty.StringVal("post"),
+		"body":           cty.StringVal(`<soapenv:Envelope><soapenv:Body><xsd:executeQuery><xsd:query>SELECT 1</xsd:query></xsd:executeQuery></soapenv:Body></soapenv:Envelope>`),
+		"headers":        cty.MapVal(map[string]cty.Value{"Content-Type": cty.StringVal("text/xml; charset=UTF-8"), "SOAPAction": cty.StringVal(`"urn:executeQuery"`)}),
+		"body_regex":     cty.StringVal(`<(\w+:)?rowsResults>\s*<(\w+:)?columnValues>1<`),
+		"body_not_regex": cty.StringVal(`Fault>|AnalyticsProcessorAdminException`),
+		"interval":       cty.StringVal("1ms"),
+	}
+	for k, v := range extra {
+		m[k] = v
+	}
+	return m
+}
+
+// TestHTTPCheckPostAndBodyNotRegex: method, body and headers reach the server; a response that
+// matches body_not_regex does not pass, and is retried (a fault that waiting can cure).
+func TestHTTPCheckPostAndBodyNotRegex(t *testing.T) {
+	h := engine.NewHost("an1", local.New(), "run1", t.TempDir(), nil)
+	// A fault sent with status 200 passes the status and would pass a lax body_regex; only
+	// body_not_regex stops it.
+	srv, n := soapService(t, 2, http.StatusOK)
+	c, err := check(t, h, soapArgs(srv.URL, map[string]cty.Value{"body_regex": cty.StringVal("Envelope")}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Load() != 3 || !strings.Contains(c.Result.GetAttr("body").AsString(), "<ax:columnValues>1<") {
+		t.Fatalf("requests = %d, result %v; want the third answer", n.Load(), c.Result)
+	}
+	srv, _ = soapService(t, 1, http.StatusOK)
+	_, err = check(t, h, soapArgs(srv.URL, map[string]cty.Value{"body_regex": cty.StringVal("Envelope"), "retries": cty.NumberIntVal(0)}))
+	if err == nil || !strings.Contains(err.Error(), `failed after 1 attempt: body matches /Fault>|AnalyticsProcessorAdminException/ ("Fault>")`) {
+		t.Fatalf("a 200 fault passed or failed unclearly: %v", err)
+	}
+	// Without the SOAPAction header the server refuses the request: the headers are really sent.
+	args := soapArgs(srv.URL, map[string]cty.Value{"retries": cty.NumberIntVal(0),
+		"headers": cty.MapVal(map[string]cty.Value{"Content-Type": cty.StringVal("text/xml; charset=UTF-8")})})
+	if _, err := check(t, h, args); err == nil || !strings.Contains(err.Error(), "status 400, want 200") {
+		t.Fatalf("want 400 without SOAPAction, got %v", err)
+	}
+}
+
+// TestHTTPCheckFailStatus: a fail_status ends the check on the first attempt, however long
+// wait_timeout is; other statuses are still retried.
+func TestHTTPCheckFailStatus(t *testing.T) {
+	h := engine.NewHost("an1", local.New(), "run1", t.TempDir(), nil)
+	srv, n := soapService(t, 1000, http.StatusUnauthorized)
+	start := time.Now()
+	_, err := check(t, h, soapArgs(srv.URL, map[string]cty.Value{"fail_status": cty.ListVal([]cty.Value{cty.NumberIntVal(403), cty.NumberIntVal(401)}),
+		"wait_timeout": cty.StringVal("10m")}))
+	if err == nil || !strings.Contains(err.Error(), "failed after 1 attempt: status 401, want 200 (a fail_status: not retried)") ||
+		!strings.Contains(err.Error(), "Spark SQL Context is not available.") || n.Load() != 1 {
+		t.Fatalf("requests = %d after %v, error %v; want one request and the fault in the error", n.Load(), time.Since(start), err)
+	}
+	// A status not listed is retried until it passes.
+	srv, n = soapService(t, 2, http.StatusInternalServerError)
+	if _, err := check(t, h, soapArgs(srv.URL, map[string]cty.Value{"fail_status": cty.ListVal([]cty.Value{cty.NumberIntVal(401)})})); err != nil || n.Load() != 3 {
+		t.Fatalf("requests = %d, error %v; want the 500s retried", n.Load(), err)
+	}
+}
+
+func TestHTTPCheckArgErrors(t *testing.T) {
+	h := engine.NewHost("an1", local.New(), "run1", t.TempDir(), nil)
+	for _, tt := range []struct {
+		extra map[string]cty.Value
+		want  string
+	}{
+		{map[string]cty.Value{"fail_status": cty.ListVal([]cty.Value{cty.NumberIntVal(200)})}, "fail_status holds 200, the status the check expects"},
+		{map[string]cty.Value{"fail_status": cty.ListVal([]cty.Value{cty.NumberFloatVal(401.5)})}, "fail_status holds 401.5, not an HTTP status"},
+		{map[string]cty.Value{"fail_status": cty.ListVal([]cty.Value{cty.NumberIntVal(42)})}, "fail_status holds 42, not an HTTP status"},
+		{map[string]cty.Value{"body_not_regex": cty.StringVal("(")}, "body_not_regex \"(\" does not compile"},
+	} {
+		_, err := Module{}.Check(context.Background(), h.Planning(), engine.NewArgs(Name, soapArgs("http://127.0.0.1:1/", tt.extra)))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v: got %v, want %q", tt.extra, err, tt.want)
+		}
+	}
+	c, err := Module{}.Check(context.Background(), h.Planning(), engine.NewArgs(Name, soapArgs("http://127.0.0.1:1/s", nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `will check POST http://127.0.0.1:1/s, expecting status 200, body ~ /<(\w+:)?rowsResults>\s*<(\w+:)?columnValues>1</, body !~ /Fault>|AnalyticsProcessorAdminException/`; c.Summary != want {
+		t.Fatalf("summary %q,\nwant    %q", c.Summary, want)
 	}
 }

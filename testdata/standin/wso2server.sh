@@ -25,8 +25,8 @@
 # member, default 1).
 # Extra commands: `run` (the server itself, normally started by `start`), `status`.
 # The Spark master and worker web UIs answer GET /json/, and the analytics REST API GET
-# /analytics/tables over TLS for the admin of user-mgt.xml, through socat and openssl when
-# they are installed.
+# /analytics/tables and the admin service AnalyticsProcessorAdminService's SOAP executeQuery over
+# TLS for the admin of user-mgt.xml, through socat and openssl when they are installed.
 # Only POSIX sh, coreutils, grep, sed (and socat) are used: targets have no Python.
 
 CARBON_HOME=$(cd "$(dirname "$0")/.." && pwd)
@@ -46,25 +46,152 @@ if [ "$1" = --http ]; then
   cat "$2"
   exit 0
 fi
-# --api AUTHFILE: answer one HTTPS request of the analytics REST API: GET /analytics/tables with
-# the admin's Basic credentials (AUTHFILE holds their base64, from user-mgt.xml) lists no table.
+# unxml, xmlesc: XML character references out of and into text on stdin.
+unxml() { sed 's/&lt;/</g; s/&gt;/>/g; s/&quot;/"/g; s/&apos;/'"'"'/g; s/&amp;/\&/g'; }
+xmlesc() { sed 's/&/\&amp;/g; s/</\&lt;/g; s/>/\&gt;/g'; }
+
+# --api AUTHFILE SQLFILE: answer one HTTPS request on the node's Carbon port (socat runs it per
+# connection) for the admin of user-mgt.xml (AUTHFILE holds the base64 of its Basic credentials):
+# the analytics REST API's GET /analytics/tables lists no table, and the admin service
+# AnalyticsProcessorAdminService answers the Interactive Analytics Console's SOAP 1.1 executeQuery
+# (its WSDL in wso2/carbon-analytics service-stubs/analytics-processors/
+# org.wso2.carbon.analytics.spark.stub) once SQLFILE exists, i.e. once the Spark SQL context is up.
 if [ "$1" = --api ]; then
-  authfile=$2
+  authfile=$2 sqlready=$3
+  cr=$(printf '\r')
   IFS= read -r req || exit 0
-  auth=
+  req=${req%"$cr"}
+  auth= len=0 action=- ctype=
+  # Headers, without a process per line: names are case-insensitive, values trimmed.
   while IFS= read -r h; do
-    h=$(printf '%s' "$h" | tr -d '\r')
+    h=${h%"$cr"}
     [ -n "$h" ] || break
-    case "$h" in [Aa]uthorization:\ Basic\ *) auth=${h#*Basic } ;; esac
+    v=${h#*:}
+    v=${v#"${v%%[![:space:]]*}"}
+    v=${v%"${v##*[![:space:]]}"}
+    case "${h%%:*}" in
+      [Aa][Uu][Tt][Hh][Oo][Rr][Ii][Zz][Aa][Tt][Ii][Oo][Nn]) auth=$v ;;
+      [Cc][Oo][Nn][Tt][Ee][Nn][Tt]-[Ll][Ee][Nn][Gg][Tt][Hh]) len=$v ;;
+      [Cc][Oo][Nn][Tt][Ee][Nn][Tt]-[Tt][Yy][Pp][Ee]) ctype=$v ;;
+      [Ss][Oo][Aa][Pp][Aa][Cc][Tt][Ii][Oo][Nn]) action=${v#\"} action=${action%\"} ;;
+    esac
   done
+  case "$len" in "" | *[!0-9]*) len=0 ;; esac
+  body=
+  [ "$len" -gt 0 ] && body=$(head -c "$len" | tr '\r\n\t' '   ')
+  set -f
   set -- $req
-  if [ "$auth" != "$(cat "$authfile")" ]; then
-    printf 'HTTP/1.0 401 Unauthorized\r\nWWW-Authenticate: Basic realm="WSO2 Carbon"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n'
-  elif [ "$1" = GET ] && [ "$2" = /analytics/tables ]; then
-    printf 'HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n[]'
-  else
-    printf 'HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n'
+  method=$1 path=$2
+  # respond STATUS CONTENT-TYPE BODY [HEADER]: one HTTP/1.0 response.
+  respond() {
+    printf 'HTTP/1.0 %s\r\n' "$1"
+    [ -z "$4" ] || printf '%s\r\n' "$4"
+    [ -z "$2" ] || printf 'Content-Type: %s\r\n' "$2"
+    printf 'Content-Length: %s\r\nConnection: close\r\n\r\n%s' "$(printf '%s' "$3" | wc -c)" "$3"
+  }
+  IFS= read -r creds < "$authfile"
+  scheme=${auth%% *}
+  case "$scheme" in [Bb][Aa][Ss][Ii][Cc]) authed=$([ "${auth#* }" = "$creds" ] && echo true) ;; *) authed= ;; esac
+  case "$path" in /services/AnalyticsProcessorAdminService | /services/AnalyticsProcessorAdminService[./]*) ;; *)
+    if [ -z "$authed" ]; then
+      respond '401 Unauthorized' '' '' 'WWW-Authenticate: Basic realm="WSO2 Carbon"'
+    elif [ "$method" = GET ] && [ "$path" = /analytics/tables ]; then
+      respond '200 OK' application/json '[]'
+    else
+      respond '404 Not Found' '' ''
+    fi
+    exit 0 ;;
+  esac
+
+  # ---- AnalyticsProcessorAdminService (Axis2 1.6 on Carbon 4.4: SOAP 1.1 and faults as it sends them) ----
+  SOAP11=http://schemas.xmlsoap.org/soap/envelope/
+  NS=http://admin.spark.analytics.carbon.wso2.org
+  envelope() { printf '<?xml version='"'"'1.0'"'"' encoding='"'"'UTF-8'"'"'?><soapenv:Envelope xmlns:soapenv="%s"><soapenv:Body>%s</soapenv:Body></soapenv:Envelope>' "$SOAP11" "$1"; }
+  # fault STATUS CODE STRING [DETAIL]
+  fault() {
+    if [ -n "$4" ]; then d="<detail>$4</detail>"; else d='<detail/>'; fi
+    respond "$1" 'text/xml; charset=UTF-8' "$(envelope "<soapenv:Fault><faultcode>soapenv:$2</faultcode><faultstring>$(printf '%s' "$3" | xmlesc)</faultstring>$d</soapenv:Fault>")"
+    exit 0
+  }
+  # admin_fault MESSAGE CAUSE: the service's checked AnalyticsProcessorAdminException, as Axis2's
+  # RPCMessageReceiver wraps it (the WSDL's fault element); the cause, which Carbon logs, is the message.
+  admin_fault() {
+    fault '500 Internal Server Error' Server "$1" "<ns:AnalyticsProcessorAdminServiceAnalyticsProcessorAdminException xmlns:ns=\"$NS\"><ns:AnalyticsProcessorAdminException xmlns:ax219=\"$NS/xsd\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"ax219:AnalyticsProcessorAdminException\"><ax219:message>$(printf '%s' "$2" | xmlesc)</ax219:message></ns:AnalyticsProcessorAdminException></ns:AnalyticsProcessorAdminServiceAnalyticsProcessorAdminException>"
+  }
+  # Carbon's BasicAccessAuthenticator: no or malformed credentials get a bare 401; well-formed wrong
+  # ones fail in AuthenticationHandler with the fault below (sent here with 401, see the README).
+  if [ -z "$authed" ]; then
+    dec=$(printf '%s' "${auth#* }" | base64 -d 2> /dev/null | tr -d '\000')
+    case "$scheme:$dec" in
+      [Bb][Aa][Ss][Ii][Cc]:?*:?*)
+        respond '401 Unauthorized' 'text/xml; charset=UTF-8' "$(envelope '<soapenv:Fault><faultcode>soapenv:Client</faultcode><faultstring>Access Denied. Authentication failed - Invalid credentials provided.</faultstring><detail/></soapenv:Fault>')" ;;
+      *) respond '401 Unauthorized' text/html '' 'WWW-Authenticate: Basic realm="WSO2 Identity Server Analytics"' ;;
+    esac
+    exit 0
   fi
+  [ "$method" = POST ] || fault '500 Internal Server Error' Client "The endpoint reference (EPR) for the Operation not found is $path and the WSA Action = null. If this EPR was previously reachable, please contact the server administrator."
+  # xmlns PREFIX: the namespace the body declares for PREFIX ("" for the default namespace).
+  xmlns() { printf '%s' "$body" | grep -o "xmlns${1:+:$1}=[\"'][^\"']*[\"']" | head -n 1 | sed 's/^[^=]*=.//; s/.$//'; }
+  first=$(printf '%s' "$body" | sed 's/<?[^>]*?>//g; s/<!--[^>]*-->//g' | grep -o '<[A-Za-z_][^[:space:]/>]*' | head -n 1 | sed 's/^<//')
+  case "$first" in *:*) epfx=${first%%:*} ;; *) epfx= ;; esac
+  [ "${first#*:}" = Envelope ] || fault '500 Internal Server Error' Client "First Element must contain the local name, Envelope , but found ${first#*:}"
+  case "$ctype" in
+    [Tt][Ee][Xx][Tt]/[Xx][Mm][Ll] | [Tt][Ee][Xx][Tt]/[Xx][Mm][Ll]\;*) [ "$(xmlns "$epfx")" = "$SOAP11" ] ;;
+    *) false ;;
+  esac || fault '500 Internal Server Error' Client "Transport level information does not match with SOAP Message namespace URI"
+  op=$(printf '%s' "$body" | sed -n 's/.*<\([A-Za-z_][^[:space:]>]*:\)\{0,1\}Body\([[:space:]][^>]*\)\{0,1\}>[[:space:]]*<\([^[:space:]/>]*\).*/\3/p')
+  case "$op" in *:*) opfx=${op%%:*} ;; *) opfx= ;; esac
+  op=${op#*:}
+  opns=$(xmlns "$opfx")
+  # Axis2 dispatches on the SOAPAction, then on the body's first element.
+  case "$action" in
+    urn:?*) name=${action#urn:} ;;
+    - | "") [ "$opns" = "$NS" ] && name=$op || name= ; action=null ;;
+    *) name= ;;
+  esac
+  case "$name" in
+    executeQuery) ;;
+    execute | executeScript | executeScriptInBackground | executeInBackground | getScript | getAllScripts | saveScript | \
+    saveScriptContent | updateScript | updateScriptContent | updateScriptTask | deleteScript | pauseAllScripts | resumeAllScripts | \
+    getScheduledTaskStatuses | isAnalyticsExecutionEnabled | isAnalyticsScriptExecuting | isAnalyticsTaskExecuting)
+      fault '500 Internal Server Error' Server "isaplay stand-in: AnalyticsProcessorAdminService.$name is not modelled, only executeQuery" ;;
+    *) fault '500 Internal Server Error' Client "The endpoint reference (EPR) for the Operation not found is $path and the WSA Action = $action. If this EPR was previously reachable, please contact the server administrator." ;;
+  esac
+  # RPCMessageReceiver: the operation element must be in the service's namespace.
+  [ "$opns" = "$NS" ] || fault '500 Internal Server Error' Server "namespace mismatch require $NS found $opns"
+  query=$(printf '%s' "$body" | sed -n 's/.*<\([A-Za-z_][^[:space:]>]*:\)\{0,1\}query\([[:space:]][^>]*\)\{0,1\}>\([^<]*\)<\/\([A-Za-z_][^[:space:]>]*:\)\{0,1\}query>.*/\3/p' | unxml)
+  q=$(printf '%s' "$query" | sed 's/^[[:space:]]*//; s/[[:space:]]*;*[[:space:]]*$//')
+  [ -n "$q" ] || admin_fault "No queries provided to execute." "No queries provided to execute."
+  failed="Error while executing query : $query"
+  [ -e "$sqlready" ] || admin_fault "$failed" "Spark SQL Context is not available. Check if the cluster has instantiated properly."
+  # Spark SQL, as far as a stand-in goes: SELECT of literals (numbers, 'strings', true, false,
+  # null), each optionally named; a FROM names a table this node does not have.
+  word=$(printf '%s' "$q" | sed 's/[[:space:]].*//')
+  case "$word" in
+    [Ss][Ee][Ll][Ee][Cc][Tt]) ;;
+    *) admin_fault "$failed" "[1.1] failure: \`\`with'' expected but identifier $word found" ;;
+  esac
+  list=$(printf '%s' "$q" | sed 's/^[^[:space:]]*[[:space:]]*//')
+  table=$(printf '%s' " $list" | sed -n 's/.*[[:space:]][Ff][Rr][Oo][Mm][[:space:]][[:space:]]*\([^[:space:]]*\).*/\1/p')
+  [ -z "$table" ] || admin_fault "$failed" "Table not found: $table;"
+  [ -n "$list" ] || admin_fault "$failed" "[1.7] failure: illegal start of simple expression"
+  cols= vals= i=0
+  IFS=,
+  for item in $list; do
+    item=$(printf '%s' "$item" | sed 's/^[[:space:]]*//; s/[[:space:]]*$//')
+    re="^(-?[0-9]+(\.[0-9]+)?|'[^']*'|[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|[Nn][Uu][Ll][Ll])(([[:space:]]+([Aa][Ss][[:space:]]+)?)([A-Za-z_][A-Za-z0-9_]*))?\$"
+    lit=$(printf '%s\n' "$item" | sed -nE "s/$re/\\1/p")
+    [ -n "$lit" ] || admin_fault "$failed" "cannot resolve '$item' given input columns: [];"
+    col=$(printf '%s\n' "$item" | sed -nE "s/$re/\\6/p")
+    cols="$cols<ax221:columnNames>$(printf '%s' "${col:-_c$i}" | xmlesc)</ax221:columnNames>"
+    case "$lit" in
+      [Nn][Uu][Ll][Ll]) vals="$vals<ax221:columnValues xsi:nil=\"true\"/>" ;;
+      \'*) vals="$vals<ax221:columnValues>$(printf '%s' "$lit" | sed "s/^'//; s/'\$//" | xmlesc)</ax221:columnValues>" ;;
+      *) vals="$vals<ax221:columnValues>$(printf '%s' "$lit" | tr 'A-Z' 'a-z')</ax221:columnValues>" ;;
+    esac
+    i=$((i + 1))
+  done
+  respond '200 OK' 'text/xml; charset=UTF-8' "$(envelope "<ns:executeQueryResponse xmlns:ns=\"$NS\"><ns:return xmlns:ax221=\"http://dto.admin.spark.analytics.carbon.wso2.org/xsd\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"ax221:AnalyticsQueryResultDto\">$cols<ax221:query>$(printf '%s' "$query" | xmlesc)</ax221:query><ax221:rowsResults xsi:type=\"ax221:AnalyticsRowResultDto\">$vals</ax221:rowsResults></ns:return></ns:executeQueryResponse>")"
   exit 0
 fi
 
@@ -201,7 +328,6 @@ IP=${SPARK_LOCAL_IP:-$MEMBER_HOST}
 [ -n "$IP" ] || IP=127.0.0.1
 HTTPS_PORT=$((9443 + OFFSET))
 UM_ADMIN=$(flat "$CONF/user-mgt.xml" | grep -o '<AdminUser>.*</AdminUser>' | sed 's/<\/AdminUser>.*//')
-unxml() { sed 's/&lt;/</g; s/&gt;/>/g; s/&quot;/"/g; s/&apos;/'"'"'/g; s/&amp;/\&/g'; }
 ADMIN_USER=$(printf '%s\n' "$UM_ADMIN" | text UserName | unxml)
 ADMIN_PASS=$(printf '%s\n' "$UM_ADMIN" | text Password | unxml)
 
@@ -219,6 +345,7 @@ SPARK=org.wso2.carbon.analytics.spark.core.internal.SparkAnalyticsExecutor
 FINALIZER=org.wso2.carbon.core.internal.StartupFinalizerServiceComponent
 
 CLAIMED=
+API=
 SERVERS=
 ACTIVE=false
 PASSIVE=false
@@ -236,6 +363,7 @@ shutdown() {
     rm -rf "$CL/cep-active"
   fi
   for p in $CLAIMED; do rm -rf "$PORTS/$p"; done
+  [ -z "$API" ] || rm -f "$API.sql"
   # Only the socat processes still running as this node's children: one that failed to bind
   # is gone, and its pid may belong to anyone by now.
   for p in $SERVERS; do
@@ -281,18 +409,26 @@ write_member() {
 # with socat on IP:PORT/json/ when it is installed. The master that is the Carbon cluster leader
 # is ALIVE, the others STANDBY; the leader's master runs the CarbonAnalytics application.
 UI="$CL/ui"
-# serve_api: the analytics REST API on IP:HTTPS_PORT (TLS with a throwaway self-signed
-# certificate, as Carbon's default keystore is self-signed), for the admin of user-mgt.xml.
+API="$UI/${IP}_$HTTPS_PORT"
+# SQL_READY: the Spark SQL context is up (local Spark at once; a cluster once its client runs,
+# when the master count is reached); executeQuery answers a fault until then.
+SQL_READY=false
+sql_ready() { SQL_READY=true; [ ! -d "$UI" ] || touch "$API.sql"; }
+# serve_api: the analytics REST API and the AnalyticsProcessorAdminService on IP:HTTPS_PORT (TLS
+# with a throwaway self-signed certificate, as Carbon's default keystore is self-signed), for the
+# admin of user-mgt.xml.
 serve_api() {
   command -v socat > /dev/null 2>&1 && command -v openssl > /dev/null 2>&1 || return 0
   mkdir -p "$UI"
-  a="$UI/${IP}_$HTTPS_PORT"
+  a=$API
+  rm -f "$a.sql"
+  ! $SQL_READY || touch "$a.sql"
   (umask 077
     printf '%s:%s' "$ADMIN_USER" "$ADMIN_PASS" | base64 -w 0 > "$a.auth"
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$IP" -days 2 \
       -keyout "$a.key" -out "$a.crt" > /dev/null 2>&1) || return 0
   socat -T 5 "OPENSSL-LISTEN:$HTTPS_PORT,bind=$IP,reuseaddr,fork,cert=$a.crt,key=$a.key,verify=0" \
-    "SYSTEM:sh '$CARBON_HOME/bin/wso2server.sh' --api '$a.auth'" < /dev/null > /dev/null 2>&1 &
+    "SYSTEM:sh '$CARBON_HOME/bin/wso2server.sh' --api '$a.auth' '$a.sql'" < /dev/null > /dev/null 2>&1 &
   SERVERS="$SERVERS $!"
 }
 serve() { # serve PORT FILE
@@ -443,6 +579,7 @@ elif [ "$SPARK_MASTER" = carbon ]; then
   log ERROR $SPARK "Error initializing analytics executor: Spark started in cluster mode without enabling Carbon clustering"
 else
   log INFO $SPARK "[Spark init] Starting SPARK in local mode: ${SPARK_MASTER:-local}"
+  SQL_READY=true
 fi
 step
 
@@ -495,6 +632,7 @@ while :; do
     n=$(masters | wc -l)
     if [ "$n" -ge "$SPARK_COUNT" ]; then
       WORKER_UP=true
+      sql_ready
       write_member
       publish
       serve "$WORKER_UI" "$UI/${IP}_$WORKER_UI.json"

@@ -62,6 +62,12 @@ func (e *env) run(t *testing.T, args ...string) string {
 }
 
 func (e *env) runErr(args ...string) (string, error) {
+	return e.runEnv(nil, args...)
+}
+
+// runEnv runs isaplay as runErr does, with extra environment variables (they win over the
+// defaults: the last value of a key is the one used).
+func (e *env) runEnv(extra []string, args ...string) (string, error) {
 	full := args
 	if args[0] == "plan" || args[0] == "apply" {
 		pb := e.playbook
@@ -71,6 +77,7 @@ func (e *env) runErr(args ...string) (string, error) {
 		full = append(append([]string{}, args...), filepath.Join(e.Repo, pb), "-i", e.Inventory, "--var-file", e.Vars)
 	}
 	cmd := e.Command(isaplayBin, full...)
+	cmd.Env = append(cmd.Env, extra...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
@@ -602,8 +609,10 @@ func readTree(t *testing.T, dir string) string {
 // TestPattern2Start applies pattern2.hcl with start_servers = true: the stand-in analytics
 // nodes start one after the other (the first becomes CEP HA active and depsync manager, the
 // second passive after the first is up), then the IS nodes; the playbook's own checks (E5, E6,
-// G1-G3 from the logs, G5, G7) must pass. A second apply changes nothing and a rollback stops
-// every node and removes what the run made.
+// G1-G3 from the logs, G1, G2, G4 and G6 over HTTP, G5, G7) must pass. The G6 checks alone
+// (--tags g6) pass again, and fail at once with a wrong admin password: the SOAP query gets 401
+// and Carbon's "Access Denied" fault, and neither password is shown. A second apply changes
+// nothing and a rollback stops every node and removes what the run made.
 func TestPattern2Start(t *testing.T) {
 	e := setup(t)
 	e.startServers(t, "")
@@ -622,11 +631,57 @@ func TestPattern2Start(t *testing.T) {
 		`(?m)^n2: verify analytics / one active member: in_sync`,
 		`(?m)^n2: verify analytics / spark cluster: in_sync`,
 		`(?m)^n4: verify identity / members joined: changed`,
+		`(?m)^n2: verify analytics / analytics console query: in_sync`,
+		`(?m)^n3: verify analytics / analytics console query: in_sync`,
+		`(?m)^n2: verify analytics / analytics api: in_sync`,
 	} {
 		if !regexp.MustCompile(want).MatchString(out) {
 			t.Errorf("apply output lacks %s:\n%s", want, out)
 		}
 	}
+	t.Run("G6 alone", func(t *testing.T) {
+		out := e.run(t, "apply", "--yes", "--tags", "g6")
+		e.noSecrets(t, "apply --tags g6", out)
+		for _, want := range []string{
+			`(?m)^Applied: 0 changed, 4 in sync, 0 known after apply, 0 skipped, 0 failed, 2 hosts\.$`,
+			`(?m)^n3: verify analytics / analytics console query: in_sync`,
+		} {
+			if !regexp.MustCompile(want).MatchString(out) {
+				t.Errorf("apply --tags g6 output lacks %s:\n%s", want, out)
+			}
+		}
+		// A wrong admin password: the SOAP check (the first G6 task) fails on its first
+		// answer, Carbon's 401 with the Access Denied fault, without waiting out wait_timeout.
+		const wrong = "canary-wrong-admin-Pw5"
+		start := time.Now()
+		out, err := e.runEnv([]string{"ISAPLAY_VAR_admin_password=" + wrong}, "apply", "--yes", "--tags", "g6")
+		var why []string
+		for _, l := range strings.Split(out, "\n") {
+			if strings.Contains(l, "http_check ") || strings.HasPrefix(strings.TrimSpace(l), "body: ") {
+				why = append(why, strings.TrimSpace(l))
+			}
+		}
+		t.Logf("apply --tags g6 with a wrong password failed after %v:\n%s", time.Since(start).Round(time.Millisecond), strings.Join(why, "\n"))
+		if err == nil {
+			t.Fatalf("apply with a wrong admin password passed:\n%s", out)
+		}
+		for _, want := range []string{
+			`analytics console query`,
+			`failed after 1 attempt: status 401, want 200 \(a fail_status: not retried\)`,
+			`<faultstring>Access Denied\. Authentication failed - Invalid credentials provided\.</faultstring>`,
+		} {
+			if !regexp.MustCompile(want).MatchString(out) {
+				t.Errorf("the failed apply lacks %s:\n%s", want, out)
+			}
+		}
+		if strings.Contains(out, "analytics api: in_sync") {
+			t.Errorf("the REST check ran after the SOAP check failed:\n%s", out)
+		}
+		if strings.Contains(out, wrong) {
+			t.Errorf("the failed apply shows the wrong password:\n%s", out)
+		}
+		e.noSecrets(t, "failed apply --tags g6", out)
+	})
 	an1 := string(e.nodeFile(t, e.An[0], AnalyticsHome+"/repository/logs/wso2carbon.log"))
 	an2 := string(e.nodeFile(t, e.An[1], AnalyticsHome+"/repository/logs/wso2carbon.log"))
 	for _, c := range []struct{ log, want string }{
