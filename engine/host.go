@@ -271,36 +271,32 @@ func (h *Host) SaveBackup(ctx context.Context, u FileUndo) error {
 // RestoreFile puts the file of u back as it was: the backup's bytes, mode and owner, or nothing
 // when it did not exist. It is idempotent.
 func (h *Host) RestoreFile(ctx context.Context, u FileUndo) error {
-	var script string
+	// What a write cut short (the host or its sshd died) left beside the file goes too.
+	dir := conn.Quote(path.Dir(u.Path))
+	parts := []string{"rm -rf -- " + dir + "/" + conn.TempPrefix + "* " + dir + "/" + conn.StagePrefix + "*"}
 	if !u.Existed {
-		script = "rm -f " + conn.Quote(u.Path)
+		parts = append(parts, "rm -f "+conn.Quote(u.Path))
 	} else if u.Backup != "" {
 		// Backups are named by content, so two files with the same bytes share one: the mode and
 		// owner recorded for this file are set again after the copy.
 		tmp := path.Join(path.Dir(u.Path), ".isaplay-restore-"+shortHash(u.Path))
-		script = "if [ -f " + conn.Quote(u.Backup) + " ]; then cp " + conn.Quote(u.Backup) + " " + conn.Quote(tmp) +
-			" && chmod " + fmt.Sprintf("%o", u.Mode&0o7777) + " " + conn.Quote(tmp) +
-			" && chown " + fmt.Sprintf("%d:%d", u.UID, u.GID) + " " + conn.Quote(tmp) +
-			" && { sync " + conn.Quote(tmp) + " 2>/dev/null; true; } && mv -f " + conn.Quote(tmp) + " " + conn.Quote(u.Path) +
+		parts = append(parts, "if [ -f "+conn.Quote(u.Backup)+" ]; then cp "+conn.Quote(u.Backup)+" "+conn.Quote(tmp)+
+			" && chmod "+fmt.Sprintf("%o", u.Mode&0o7777)+" "+conn.Quote(tmp)+
+			" && chown "+fmt.Sprintf("%d:%d", u.UID, u.GID)+" "+conn.Quote(tmp)+
+			" && { sync "+conn.Quote(tmp)+" 2>/dev/null; true; } && mv -f "+conn.Quote(tmp)+" "+conn.Quote(u.Path)+
 			// No backup: the change was journaled but never made (the controller died between
 			// intent and apply). A file that still holds the original bytes needs nothing.
-			"; elif [ \"$(sha256sum < " + conn.Quote(u.Path) + " 2>/dev/null | cut -d ' ' -f 1)\" = " + conn.Quote(u.SHA256) + " ]; then :" +
-			"; else echo " + conn.Quote("backup missing: "+u.Backup) + " >&2; exit 3; fi"
+			"; elif [ \"$(sha256sum < "+conn.Quote(u.Path)+" 2>/dev/null | cut -d ' ' -f 1)\" = "+conn.Quote(u.SHA256)+" ]; then :"+
+			"; else echo "+conn.Quote("backup missing: "+u.Backup)+" >&2; exit 3; fi")
 	}
 	for _, g := range u.AlsoRemove {
-		if script != "" {
-			script += " && "
-		}
 		// The glob stays unquoted on purpose so the shell expands it; its characters are checked.
 		if !safeGlob(g) {
 			return fmt.Errorf("%s: undo glob %q has characters that are not allowed", h.Name, g)
 		}
-		script += "rm -f -- " + g
+		parts = append(parts, "rm -f -- "+g)
 	}
-	if script == "" {
-		return nil
-	}
-	return h.Exec(ctx, script)
+	return h.Exec(ctx, strings.Join(parts, " && "))
 }
 
 // safeGlob accepts globs made of path characters and * ? [ ] only.

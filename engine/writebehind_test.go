@@ -258,3 +258,28 @@ func TestWriteBehindFailure(t *testing.T) {
 		}
 	}
 }
+
+// A restore removes what a write cut short left beside the file: temporary files and staging
+// directories with their contents.
+func TestRestoreRemovesLeftovers(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "app.xml")
+	write(t, target, "new")
+	stage := filepath.Join(dir, conn.StagePrefix+"x1")
+	os.Mkdir(stage, 0o700)
+	write(t, filepath.Join(stage, "app.xml"), "new")
+	write(t, filepath.Join(dir, conn.TempPrefix+"y2"), "new")
+	write(t, filepath.Join(dir, "other.xml"), "kept")
+	h := engine.NewHost("n1", local.New(), "r1", filepath.Join(dir, "state"), engine.NewRedactor())
+	if err := h.RestoreFile(context.Background(), engine.FileUndo{Path: target, Existed: false}); err != nil {
+		t.Fatal(err)
+	}
+	ents, _ := os.ReadDir(dir)
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	if strings.Join(names, ",") != "other.xml" {
+		t.Errorf("after the restore the directory holds %v, want only other.xml", names)
+	}
+}

@@ -109,6 +109,13 @@ type WriteOptions struct {
 	SHA256 string
 }
 
+// TempPrefix and StagePrefix begin the names of the temporary files and staging directories
+// that writes make beside their targets; a write that completes leaves none.
+const (
+	TempPrefix  = ".isaplay-tmp-"
+	StagePrefix = ".isaplay-stage-"
+)
+
 // FileWrite is one file of a WriteFiles batch: what WriteFile(Path, Data, Opts) would write.
 type FileWrite struct {
 	Path string

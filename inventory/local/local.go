@@ -135,7 +135,7 @@ func (l *Conn) WriteFile(ctx context.Context, path string, data []byte, opts con
 			return fmt.Errorf("local: write %s: backup: %w", path, err)
 		}
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".isaplay-tmp-*")
+	f, err := os.CreateTemp(filepath.Dir(path), conn.TempPrefix+"*")
 	if err != nil {
 		return fmt.Errorf("local: write %s: %w", path, err)
 	}

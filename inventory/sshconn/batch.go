@@ -267,7 +267,7 @@ func batchScript(writes []conn.FileWrite, root bool) (string, []byte, error) {
 
 // stageName is the name of a staging directory beside the files of a batch.
 func stageName() string {
-	return ".isaplay-stage-" + strings.TrimPrefix(tempName(), ".isaplay-tmp-")
+	return conn.StagePrefix + strings.TrimPrefix(tempName(), conn.TempPrefix)
 }
 
 // transform is a GNU tar --transform expression that renames exactly the member from to to.

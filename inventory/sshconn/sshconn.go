@@ -361,5 +361,5 @@ func tempName() string {
 	for i := range b {
 		b[i] = chars[int(b[i])%len(chars)]
 	}
-	return ".isaplay-tmp-" + string(b)
+	return conn.TempPrefix + string(b)
 }
