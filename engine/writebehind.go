@@ -18,10 +18,11 @@ type FileWriter interface {
 }
 
 // writeBehind is a host's connection during an apply. While open, WriteFile holds the write
-// instead of making it; the held writes are made together, with conn.WriteFiles, when flushed:
-// before any other operation on the connection, before a second write to a path already held
-// (whose backup must be taken from the host), and at the barriers the runner sets (before a
-// task of another kind on any host of the play, and at the end of a play's batch of hosts).
+// instead of making it; the held writes are made together, in order, with conn.WriteFiles, when
+// flushed: before any other operation on the connection that may see them, and at the barriers
+// the runner sets (before a task of another kind on any host, and at the end of a play's batch
+// of hosts). A path written twice is written twice, so the second change's backup holds the
+// first change's bytes, as the undo records expect.
 // Each change whose writes are held is journaled as done, or failed, only once they are made.
 type writeBehind struct {
 	conn.Conn
@@ -29,7 +30,6 @@ type writeBehind struct {
 	open    bool
 	gen     int // counts flushes
 	writes  []conn.FileWrite
-	paths   map[string]bool
 	changes []heldChange
 }
 
@@ -82,18 +82,14 @@ func (w *writeBehind) hold(m writeMark, done func(err error)) bool {
 func (w *writeBehind) drop(m writeMark) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	from := w.since(m)
-	for _, fw := range w.writes[from:] {
-		delete(w.paths, path.Clean(fw.Path))
-	}
-	w.writes = w.writes[:from]
+	w.writes = w.writes[:w.since(m)]
 }
 
 // flush makes the held writes and reports each held change's outcome.
 func (w *writeBehind) flush(ctx context.Context) error {
 	w.mu.Lock()
 	writes, changes := w.writes, w.changes
-	w.writes, w.changes, w.paths = nil, nil, nil
+	w.writes, w.changes = nil, nil
 	if len(writes) > 0 {
 		w.gen++
 	}
@@ -114,14 +110,10 @@ func (w *writeBehind) flush(ctx context.Context) error {
 	return err
 }
 
-// WriteFile holds the write while open, unless its path is held already.
+// WriteFile holds the write while open.
 func (w *writeBehind) WriteFile(ctx context.Context, p string, data []byte, opts conn.WriteOptions) error {
 	w.mu.Lock()
-	if w.open && !w.paths[path.Clean(p)] {
-		if w.paths == nil {
-			w.paths = map[string]bool{}
-		}
-		w.paths[path.Clean(p)] = true
+	if w.open {
 		w.writes = append(w.writes, conn.FileWrite{Path: p, Data: data, Opts: opts})
 		w.mu.Unlock()
 		return nil

@@ -24,7 +24,7 @@ type heldFile struct{}
 func (heldFile) Schema() engine.Schema {
 	return engine.Schema{Description: "Test module: replaces a file through Host.WriteFile only.",
 		Attrs: []engine.Attr{
-			{Name: "path", Type: cty.String, Required: true, Description: "path"},
+			{Name: "path", Type: cty.String, Required: true, Description: "path", HostFile: true},
 			{Name: "content", Type: cty.String, Required: true, Description: "bytes"},
 		}}
 }
@@ -41,13 +41,14 @@ func (heldFile) Check(ctx context.Context, h *engine.Host, a *engine.Args) (*eng
 	u := h.NewFileUndo(fi, engine.SHA256(data))
 	return &engine.Change{Action: engine.ActionUpdate, Summary: "write " + p, Private: u,
 		Undo:    engine.NewUndo("held_file", u),
-		Effects: []engine.Effect{{Kind: engine.EffectFile, Path: p, Data: data, Mode: 0o644, UID: -1, GID: -1}},
+		Effects: []engine.Effect{{Kind: engine.EffectFile, Path: p, Data: data, Mode: 0o644, UID: os.Getuid(), GID: os.Getgid()}},
 	}, nil
 }
 
 func (heldFile) Apply(ctx context.Context, h *engine.Host, c *engine.Change) error {
 	u := c.Private.(engine.FileUndo)
-	return h.WriteFile(ctx, u.Path, c.Effects[0].Data, conn.WriteOptions{Mode: 0o644, UID: -1, GID: -1, Backup: u.Backup})
+	e := c.Effects[0]
+	return h.WriteFile(ctx, u.Path, e.Data, conn.WriteOptions{Mode: 0o644, UID: e.UID, GID: e.GID, Backup: u.Backup})
 }
 
 func (heldFile) Revert(ctx context.Context, h *engine.Host, u engine.Undo) error {
@@ -135,6 +136,10 @@ play "p" {
     path    = "${host.vars.root}/b"
     content = "B1"
   }
+  task "held_file" "b again" {
+    path    = "${host.vars.root}/b"
+    content = "B2"
+  }
   task "shell_run" "look" {
     script = "cat ${host.vars.root}/a ${host.vars.root}/b > ${host.vars.root}/seen"
   }
@@ -182,13 +187,13 @@ func TestWriteBehindBatches(t *testing.T) {
 	for i := 1; i <= 2; i++ {
 		name := fmt.Sprintf("n%d", i)
 		root := filepath.Join(f.dir, name)
-		for file, want := range map[string]string{"seen": "A1B1", "a": "A2", "b": "B1", "c": "C1", "d": "D1"} {
+		for file, want := range map[string]string{"seen": "A1B2", "a": "A2", "b": "B2", "c": "C1", "d": "D1"} {
 			if got, _ := os.ReadFile(filepath.Join(root, file)); string(got) != want {
 				t.Errorf("%s: %s holds %q, want %q", name, file, got, want)
 			}
 		}
 		c := conns[name]
-		want := [][]string{{"a", "b"}, {"c", "a"}, {"d"}}
+		want := [][]string{{"a", "b", "b"}, {"c", "a"}, {"d"}}
 		if fmt.Sprint(c.batches) != fmt.Sprint(want) || c.single != 0 {
 			t.Errorf("%s: batches %v and %d single writes, want %v and none", name, c.batches, c.single, want)
 		}
@@ -199,7 +204,7 @@ func TestWriteBehindBatches(t *testing.T) {
 		pos[l] = i
 	}
 	for _, h := range []string{"n1", "n2"} {
-		for _, tk := range []string{"a", "b", "c", "a again", "d"} {
+		for _, tk := range []string{"a", "b", "b again", "c", "a again", "d"} {
 			in, ok1 := pos["intent "+h+" "+tk]
 			dn, ok2 := pos["done "+h+" "+tk]
 			if !ok1 || !ok2 || dn < in {
@@ -209,11 +214,12 @@ func TestWriteBehindBatches(t *testing.T) {
 		if pos["done "+h+" a"] < pos["intent "+h+" b"] {
 			t.Errorf("%s: a journaled done before b's intent: its write was not held", h)
 		}
-		if pos["done "+h+" b"] > pos["intent "+h+" look"] {
+		if pos["done "+h+" b again"] > pos["intent "+h+" look"] {
 			t.Errorf("%s: b journaled done after the command's intent", h)
 		}
 	}
-	// The rollback restores what each change replaced: "a again" from A1, then "a" from A0.
+	// Each change's backup holds what it replaced, though "b again" was written in b's batch:
+	// a rollback restores "a again" from A1, "a" from A0 and "b again" from B1.
 	var backups []string
 	filepath.Walk(filepath.Join(f.dir, "state-n1"), func(p string, fi os.FileInfo, err error) error {
 		if err == nil && fi.Mode().IsRegular() {
@@ -222,8 +228,8 @@ func TestWriteBehindBatches(t *testing.T) {
 		}
 		return nil
 	})
-	if got := strings.Join(backups, ","); !strings.Contains(got, "A0") || !strings.Contains(got, "A1") {
-		t.Errorf("backups on n1 hold %q, want A0 and A1", got)
+	if got := strings.Join(backups, ","); !strings.Contains(got, "A0") || !strings.Contains(got, "A1") || !strings.Contains(got, "B1") {
+		t.Errorf("backups on n1 hold %q, want A0, A1 and B1", got)
 	}
 }
 

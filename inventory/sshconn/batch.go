@@ -13,11 +13,12 @@ import (
 	"github.com/isaplay/isaplay/inventory/conn"
 )
 
-// WriteFiles writes a batch of files in one round trip per run of distinct paths: the new
-// bytes travel as one tar stream that one `tar -x` unpacks into a staging directory beside
-// each target; every backup is taken (one tar pipeline), every staged file is given its owner,
-// checked and synced, and only then are the files renamed over their targets, one `mv` per
-// directory. A failure before the renames leaves every target untouched. Paths that a shell
+// WriteFiles writes a batch of files in one round trip: the new bytes travel as one tar stream
+// that one `tar -x` unpacks into staging directories beside the targets, where every staged
+// file is given its owner, checked and synced; then, for each round of distinct paths (a path
+// written again starts the next round, whose backups must see the first write), the backups
+// are taken (one tar pipeline) and the files renamed over their targets, one `mv` per
+// directory. A failure before the first rename leaves every target untouched. Paths that a shell
 // word or tar's --transform cannot carry safely (control characters, a leading "-") are
 // written one by one with WriteFile.
 func (c *Conn) WriteFiles(ctx context.Context, writes []conn.FileWrite) ([]bool, error) {
@@ -32,11 +33,9 @@ func (c *Conn) WriteFiles(ctx context.Context, writes []conn.FileWrite) ([]bool,
 			start++
 			continue
 		}
-		// A run of batchable writes with distinct paths and one become setting.
+		// A run of batchable writes with one become setting.
 		end := start + 1
-		seen := map[string]bool{path.Clean(writes[start].Path): true}
-		for end < len(writes) && batchable(writes[end]) && writes[end].Opts.Become == writes[start].Opts.Become && !seen[path.Clean(writes[end].Path)] {
-			seen[path.Clean(writes[end].Path)] = true
+		for end < len(writes) && batchable(writes[end]) && writes[end].Opts.Become == writes[start].Opts.Become {
 			end++
 		}
 		ok, err := c.writeRun(ctx, writes[start:end])
@@ -59,7 +58,7 @@ func batchable(w conn.FileWrite) bool {
 	return w.Path != "" && path.Base(path.Clean(w.Path)) != "." && path.Base(path.Clean(w.Path)) != ".."
 }
 
-// writeRun writes files with distinct paths in one round trip (see WriteFiles).
+// writeRun writes files in one round trip (see WriteFiles).
 func (c *Conn) writeRun(ctx context.Context, writes []conn.FileWrite) ([]bool, error) {
 	made := make([]bool, len(writes))
 	script, stream, err := batchScript(writes, c.uid == 0 || writes[0].Opts.Become)
@@ -98,25 +97,38 @@ func pathsOf(writes []conn.FileWrite) string {
 // standard input. root says whether the script runs as root (backups then keep their owner).
 func batchScript(writes []conn.FileWrite, root bool) (string, []byte, error) {
 	q := conn.Quote
-	// Staging directories, one per target directory, in the order first written; the backup
-	// staging directories likewise, one per backup directory.
+	fail := func(msg string) string { return "{ printf '%s\\n' " + q(msg) + " >&2; false; }" }
+
+	// Rounds of distinct paths, in order; each round stages its files in its own directories
+	// beside the targets (one per target directory) and its backups beside theirs.
 	type group struct {
 		dir, stage string
 		idx        []int
 	}
-	var groups []*group
-	byDir := map[string]*group{}
-	var bgroups []*group
-	byBDir := map[string]*group{}
+	type round struct {
+		groups, bgroups []*group
+		idx             []int
+	}
+	var rounds []*round
 	staged := make([]string, len(writes))
+	var cur *round
+	var seen map[string]bool
+	var byDir, byBDir map[string]*group
 	for i, w := range writes {
 		p := path.Clean(w.Path)
+		if cur == nil || seen[p] {
+			cur = &round{}
+			rounds = append(rounds, cur)
+			seen, byDir, byBDir = map[string]bool{}, map[string]*group{}, map[string]*group{}
+		}
+		seen[p] = true
+		cur.idx = append(cur.idx, i)
 		d := path.Dir(p)
 		g := byDir[d]
 		if g == nil {
 			g = &group{dir: d, stage: path.Join(d, stageName())}
 			byDir[d] = g
-			groups = append(groups, g)
+			cur.groups = append(cur.groups, g)
 		}
 		g.idx = append(g.idx, i)
 		staged[i] = path.Join(g.stage, path.Base(p))
@@ -124,7 +136,7 @@ func batchScript(writes []conn.FileWrite, root bool) (string, []byte, error) {
 			bd := path.Dir(path.Clean(b))
 			if byBDir[bd] == nil {
 				byBDir[bd] = &group{dir: bd, stage: path.Join(bd, stageName())}
-				bgroups = append(bgroups, byBDir[bd])
+				cur.bgroups = append(cur.bgroups, byBDir[bd])
 			}
 			byBDir[bd].idx = append(byBDir[bd].idx, i)
 		}
@@ -152,57 +164,19 @@ func batchScript(writes []conn.FileWrite, root bool) (string, []byte, error) {
 	}
 
 	var s []string // the steps, joined by &&: the first that fails stops the rest
-	fail := func(msg string) string { return "{ printf '%s\\n' " + q(msg) + " >&2; false; }" }
 
 	// Every target directory exists and no target is a directory.
-	for _, g := range groups {
-		s = append(s, "{ [ -d "+q(g.dir)+" ] || "+fail("write "+path.Join(g.dir, path.Base(writes[g.idx[0]].Path))+": no such directory "+g.dir)+"; }")
-	}
+	dirs := map[string]bool{}
 	for _, w := range writes {
-		p := q(path.Clean(w.Path))
-		s = append(s, "{ [ ! -d "+p+" ] || [ -L "+p+" ] || "+fail("write "+w.Path+": is a directory")+"; }")
+		p := path.Clean(w.Path)
+		if d := path.Dir(p); !dirs[d] {
+			dirs[d] = true
+			s = append(s, "{ [ -d "+q(d)+" ] || "+fail("write "+w.Path+": no such directory "+d)+"; }")
+		}
+		s = append(s, "{ [ ! -d "+q(p)+" ] || [ -L "+q(p)+" ] || "+fail("write "+w.Path+": is a directory")+"; }")
 	}
 
-	// Backups: every regular file that has none yet is copied, bytes, mode and owner, by one tar
-	// pipeline into a staging directory beside its backup, then renamed into place, so that a
-	// backup that exists is always whole.
-	if len(bgroups) > 0 {
-		var b strings.Builder
-		b.WriteString("set --")
-		for _, w := range writes {
-			if w.Opts.Backup == "" {
-				continue
-			}
-			p, bk := path.Clean(w.Path), path.Clean(w.Opts.Backup)
-			bs := path.Join(byBDir[path.Dir(bk)].stage, path.Base(bk))
-			fmt.Fprintf(&b, " && if [ -f %s ] && [ ! -L %s ] && [ ! -f %s ]; then set -- \"$@\" %s %s; fi", q(p), q(p), q(bk),
-				q("--transform="+transform(p, bs)), q(p))
-		}
-		owner := "--no-same-owner"
-		if root {
-			owner = "--same-owner --numeric-owner"
-		}
-		b.WriteString(" && { [ $# -eq 0 ] || { ")
-		for _, g := range bgroups {
-			b.WriteString("{ [ -d " + q(g.dir) + " ] || mkdir -p -- " + q(g.dir) + "; } && ")
-		}
-		b.WriteString("tar -cPf - --no-recursion \"$@\" | tar -xPpf - " + owner + "; }; }")
-		s = append(s, b.String())
-		// Each backup asked for is now in place or staged, or its file was no regular file.
-		for _, w := range writes {
-			if w.Opts.Backup == "" {
-				continue
-			}
-			p, bk := path.Clean(w.Path), path.Clean(w.Opts.Backup)
-			bs := path.Join(byBDir[path.Dir(bk)].stage, path.Base(bk))
-			s = append(s, "{ [ ! -f "+q(p)+" ] || [ -L "+q(p)+" ] || [ -f "+q(bk)+" ] || [ -f "+q(bs)+" ] || "+fail("backup to "+w.Opts.Backup+" failed")+"; }")
-		}
-		for _, g := range bgroups {
-			s = append(s, "{ [ ! -d "+q(g.stage)+" ] || { set -- "+q(g.stage)+"/* && { [ ! -e \"$1\" ] || mv -f -t "+q(g.dir)+" -- \"$@\"; }; }; }")
-		}
-	}
-
-	// The new files, staged; their owners; digests asked for; synced.
+	// The new files, staged; their owners; the digests asked for; synced.
 	s = append(s, "tar -xPpmf - --no-same-owner")
 	type owner struct{ uid, gid int }
 	var owners []owner
@@ -238,24 +212,67 @@ func batchScript(writes []conn.FileWrite, root bool) (string, []byte, error) {
 	}
 	s = append(s, conn.Join(append([]string{"sync", "--"}, staged...)...))
 
-	// The renames, one mv per directory; each reports the writes it made.
-	for _, g := range groups {
-		args := []string{"mv", "-f", "-t", g.dir, "--"}
-		nums := make([]string, len(g.idx))
-		for k, i := range g.idx {
-			args = append(args, staged[i])
-			nums[k] = strconv.Itoa(i)
+	backupOwner := "--no-same-owner"
+	if root {
+		backupOwner = "--same-owner --numeric-owner"
+	}
+	var stages []string
+	for _, r := range rounds {
+		// Backups: every regular file that has none yet is copied, bytes, mode and owner, by one
+		// tar pipeline into a staging directory beside its backup, then renamed into place, so
+		// that a backup that exists is always whole.
+		if len(r.bgroups) > 0 {
+			var b strings.Builder
+			b.WriteString("set --")
+			bstage := func(i int) (string, string, string) {
+				p, bk := path.Clean(writes[i].Path), path.Clean(writes[i].Opts.Backup)
+				for _, g := range r.bgroups {
+					if g.dir == path.Dir(bk) {
+						return p, bk, path.Join(g.stage, path.Base(bk))
+					}
+				}
+				panic("backup outside its round")
+			}
+			for _, i := range r.idx {
+				if writes[i].Opts.Backup == "" {
+					continue
+				}
+				p, bk, bs := bstage(i)
+				fmt.Fprintf(&b, " && if [ -f %s ] && [ ! -L %s ] && [ ! -f %s ]; then set -- \"$@\" %s %s; fi", q(p), q(p), q(bk),
+					q("--transform="+transform(p, bs)), q(p))
+			}
+			b.WriteString(" && { [ $# -eq 0 ] || { ")
+			for _, g := range r.bgroups {
+				b.WriteString("{ [ -d " + q(g.dir) + " ] || mkdir -p -- " + q(g.dir) + "; } && ")
+			}
+			b.WriteString("tar -cPf - --no-recursion \"$@\" | tar -xPpf - " + backupOwner + "; }; }")
+			s = append(s, b.String())
+			// Each backup asked for is now in place or staged, or its file was no regular file.
+			for _, i := range r.idx {
+				if writes[i].Opts.Backup == "" {
+					continue
+				}
+				p, bk, bs := bstage(i)
+				s = append(s, "{ [ ! -f "+q(p)+" ] || [ -L "+q(p)+" ] || [ -f "+q(bk)+" ] || [ -f "+q(bs)+" ] || "+fail("backup to "+writes[i].Opts.Backup+" failed")+"; }")
+			}
+			for _, g := range r.bgroups {
+				s = append(s, "{ [ ! -d "+q(g.stage)+" ] || { set -- "+q(g.stage)+"/* && { [ ! -e \"$1\" ] || mv -f -t "+q(g.dir)+" -- \"$@\"; }; }; }")
+				stages = append(stages, g.stage)
+			}
 		}
-		s = append(s, conn.Join(args...)+" && _m=\"$_m "+strings.Join(nums, " ")+"\"")
+		// The renames, one mv per directory; each records the writes it made.
+		for _, g := range r.groups {
+			args := []string{"mv", "-f", "-t", g.dir, "--"}
+			nums := make([]string, len(g.idx))
+			for k, i := range g.idx {
+				args = append(args, staged[i])
+				nums[k] = strconv.Itoa(i)
+			}
+			s = append(s, conn.Join(args...)+" && _m=\"$_m "+strings.Join(nums, " ")+"\"")
+			stages = append(stages, g.stage)
+		}
 	}
 
-	var stages []string
-	for _, g := range groups {
-		stages = append(stages, g.stage)
-	}
-	for _, g := range bgroups {
-		stages = append(stages, g.stage)
-	}
 	// What was made is printed last, after the cleanup: the script is uninterrupted, and a
 	// client gone away must not stop it half-way.
 	script := "[ -n \"${_umask-}\" ] || _umask=$(umask)\numask 077\n_m=\n" +
