@@ -50,9 +50,11 @@ type Entry struct {
 
 	playIdx, taskIdx, hostIdx int
 	// started is when the task began on the host; held is set while its writes are held (see
-	// writeBehind), so that its end is reported once they are made.
+	// writeBehind), so that its end is reported once they are made, with ownTime, the time it
+	// took until then.
 	started time.Time
 	held    bool
+	ownTime time.Duration
 }
 
 // Summary counts entries by status.

@@ -54,7 +54,7 @@ type Config struct {
 
 // Event is a progress report from the executor; renderers draw it, the executor never prints.
 type Event struct {
-	Kind    string // "task_start", "task_done", "connect"
+	Kind    string // "task_start", "task_done", "connect", "write" (a host's held file writes made)
 	Play    string
 	Task    string
 	Host    string
@@ -170,6 +170,8 @@ type runner struct {
 	seenDg     map[string]bool
 	// readsResults caches, by *Task, whether its arguments may read results (see argsReadResults).
 	readsResults sync.Map
+	// playName is the play running, for events.
+	playName string
 }
 
 // ErrRunFailed is returned when at least one host failed; the plan holds each host's error.
@@ -308,6 +310,7 @@ func (r *runner) run(ctx context.Context) (*Plan, error) {
 		if !r.playSelected(pl) {
 			continue
 		}
+		r.playName = pl.Name
 		playHosts, diags := r.resolveHosts(pl.Hosts, "hosts")
 		if diags.HasErrors() {
 			return nil, diags
@@ -398,7 +401,7 @@ func (r *runner) heldDone(t *Task, hs *hostState, playHosts []*hostState, rec Re
 		hs.setStatus(t, e.Status)
 	}
 	e.held = false
-	r.event(Event{Kind: "task_done", Play: t.Play.Name, Task: t.Name, Host: hs.inv.Name, Status: e.Status, Elapsed: time.Since(e.started), Err: err})
+	r.event(Event{Kind: "task_done", Play: t.Play.Name, Task: t.Name, Host: hs.inv.Name, Status: e.Status, Elapsed: e.ownTime, Err: err})
 }
 
 func (r *runner) addErr(err error) {
@@ -703,7 +706,11 @@ func (r *runner) connect(ctx context.Context, hs *hostState) error {
 		}
 		if hs.connErr == nil {
 			if r.apply {
-				hs.writes = newWriteBehind(c)
+				flushes := 0
+				hs.writes = newWriteBehind(c, func(n int, d time.Duration, err error) {
+					flushes++
+					r.event(Event{Kind: "write", Play: r.playName, Host: hs.inv.Name, Task: fmt.Sprintf("file writes #%d", flushes), Elapsed: d, Err: err})
+				})
 				c = hs.writes
 			}
 			base := NewHost(hs.inv.Name, c, r.cfg.RunID, hs.inv.StateDir, r.cfg.Redactor)
@@ -1042,7 +1049,7 @@ func (r *runner) execute(ctx context.Context, t *Task, hs *hostState, playHosts 
 			hs.writes.drop(mark)
 		} else if hs.writes.hold(mark, func(err error) { r.heldDone(t, hs, playHosts, rec, e, err) }) {
 			// Journaled as done once the writes are made, at the next barrier.
-			e.Status, e.held = StatusChange, true
+			e.Status, e.held, e.ownTime = StatusChange, true, time.Since(e.started)
 			r.register(t, hs, common.register, resultOf(c, true))
 			return nil
 		}

@@ -5,6 +5,7 @@ import (
 	"net"
 	"path"
 	"sync"
+	"time"
 
 	"github.com/isaplay/isaplay/inventory/conn"
 )
@@ -31,6 +32,8 @@ type writeBehind struct {
 	gen     int // counts flushes
 	writes  []conn.FileWrite
 	changes []heldChange
+	// made reports each flush: the writes made, how long it took and its error.
+	made func(n int, d time.Duration, err error)
 }
 
 // heldChange is an applied change whose writes, from first to end-1, are held.
@@ -39,7 +42,9 @@ type heldChange struct {
 	done       func(err error)
 }
 
-func newWriteBehind(c conn.Conn) *writeBehind { return &writeBehind{Conn: c} }
+func newWriteBehind(c conn.Conn, made func(n int, d time.Duration, err error)) *writeBehind {
+	return &writeBehind{Conn: c, made: made}
+}
 
 // setOpen lets WriteFile hold writes (true) or makes it write at once (false).
 func (w *writeBehind) setOpen(open bool) {
@@ -97,7 +102,11 @@ func (w *writeBehind) flush(ctx context.Context) error {
 	if len(writes) == 0 {
 		return nil
 	}
+	start := time.Now()
 	made, err := conn.WriteFiles(ctx, w.Conn, writes)
+	if w.made != nil {
+		w.made(len(writes), time.Since(start), err)
+	}
 	for _, c := range changes {
 		var cerr error
 		for i := c.first; i < c.end && err != nil; i++ {

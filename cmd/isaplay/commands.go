@@ -220,13 +220,17 @@ func (g *globals) progress(total int) func(engine.Event) {
 		}
 	}
 	return func(ev engine.Event) {
-		if ev.Kind != "task_done" {
+		if ev.Kind != "task_done" && (ev.Kind != "write" || g.format != "json") {
 			return
 		}
 		mu.Lock()
 		defer mu.Unlock()
 		if g.format == "json" {
-			e := engine.EventJSON{Type: "task", Play: ev.Play, Task: ev.Task, Host: ev.Host, Status: ev.Status, ElapsedMS: ev.Elapsed.Milliseconds()}
+			typ := "task"
+			if ev.Kind == "write" {
+				typ = "write"
+			}
+			e := engine.EventJSON{Type: typ, Play: ev.Play, Task: ev.Task, Host: ev.Host, Status: ev.Status, ElapsedMS: ev.Elapsed.Milliseconds()}
 			if ev.Err != nil {
 				e.Error = ev.Err.Error()
 			}
