@@ -1,11 +1,11 @@
 package engine
 
 import (
-	"time"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"sort"
+	"time"
 )
 
 // PlanFormatVersion is the version of the plan's JSON schema.
