@@ -33,6 +33,11 @@ variable "is_db_password" {
   type      = string
   sensitive = true
 }
+variable "disable_embedded_ldap" {
+  type        = bool
+  default     = true
+  description = "F5: switch the IS embedded LDAP off once the JDBC user store holds the users (repository/conf/identity/embedded-ldap.xml must exist); false leaves that file alone."
+}
 variable "is_cluster_domain" {
   type    = string
   default = "wso2.is.domain"
@@ -142,16 +147,17 @@ play "identity" {
   }
 
   include "node" {
-    source         = "lib/identity-server.hcl"
-    home           = var.is_home
-    jdbc           = local.jdbc
-    db_user        = var.is_db_user
-    db_password    = var.is_db_password
-    cluster_domain = var.is_cluster_domain
-    member_host    = lookup(host.vars, "ip", host.address)
-    members        = local.is_ips
-    hz_port        = var.hz_port
-    lb_host        = var.lb_host
+    source                = "lib/identity-server.hcl"
+    home                  = var.is_home
+    jdbc                  = local.jdbc
+    db_user               = var.is_db_user
+    db_password           = var.is_db_password
+    cluster_domain        = var.is_cluster_domain
+    member_host           = lookup(host.vars, "ip", host.address)
+    members               = local.is_ips
+    hz_port               = var.hz_port
+    lb_host               = var.lb_host
+    disable_embedded_ldap = var.disable_embedded_ldap
   }
 }
 

@@ -45,6 +45,11 @@ variable "an_db_password" {
   type      = string
   sensitive = true
 }
+variable "disable_embedded_ldap" {
+  type        = bool
+  default     = true
+  description = "F5: switch the IS embedded LDAP off once the JDBC user store holds the users (repository/conf/identity/embedded-ldap.xml must exist); false leaves that file alone."
+}
 variable "is_db_user" {
   type    = string
   default = null
@@ -644,21 +649,22 @@ play "identity" {
   }
 
   include "nodes" {
-    source           = "lib/identity-server.hcl"
-    when             = local.identity
-    home             = local.is_home
-    jdbc             = local.jdbc
-    jdbc_query       = local.jdbc_query
-    db_user          = coalesce(var.is_db_user, "-")
-    db_password      = coalesce(var.is_db_password, "-")
-    cluster_domain   = coalesce(var.is_cluster_domain, "wso2.carbon.domain")
-    member_host      = lookup(host.vars, "ip", host.address)
-    members          = local.is_ips
-    hz_port          = var.hz_port
-    lb_host          = var.lb_host
-    analytics_url    = join("|", [for ip in local.an_ips : "tcp://${ip}:${7611 + local.an_offset}"])
-    analytics_user   = var.an_admin_user
-    analytics_secret = var.admin_password
+    source                = "lib/identity-server.hcl"
+    when                  = local.identity
+    home                  = local.is_home
+    jdbc                  = local.jdbc
+    jdbc_query            = local.jdbc_query
+    db_user               = coalesce(var.is_db_user, "-")
+    db_password           = coalesce(var.is_db_password, "-")
+    cluster_domain        = coalesce(var.is_cluster_domain, "wso2.carbon.domain")
+    member_host           = lookup(host.vars, "ip", host.address)
+    members               = local.is_ips
+    hz_port               = var.hz_port
+    lb_host               = var.lb_host
+    disable_embedded_ldap = var.disable_embedded_ldap
+    analytics_url         = join("|", [for ip in local.an_ips : "tcp://${ip}:${7611 + local.an_offset}"])
+    analytics_user        = var.an_admin_user
+    analytics_secret      = var.admin_password
   }
 }
 
