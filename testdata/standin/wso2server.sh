@@ -24,9 +24,9 @@
 # default 10), STANDIN_SYNC_FAILURES (failed CEP state syncs before success on a passive
 # member, default 1).
 # Extra commands: `run` (the server itself, normally started by `start`), `status`.
-# The Spark master and worker web UIs answer GET /json/, and the analytics REST API GET
-# /analytics/tables over TLS for the admin of user-mgt.xml, through socat and openssl when
-# they are installed.
+# The Spark master and worker web UIs answer GET /json/, and the HTTPS port the analytics REST
+# API GET /analytics/tables for the admin of user-mgt.xml and the console's login page, through
+# socat and openssl when they are installed.
 # Only POSIX sh, coreutils, grep, sed (and socat) are used: targets have no Python.
 
 CARBON_HOME=$(cd "$(dirname "$0")/.." && pwd)
@@ -46,10 +46,14 @@ if [ "$1" = --http ]; then
   cat "$2"
   exit 0
 fi
-# --api AUTHFILE: answer one HTTPS request of the analytics REST API: GET /analytics/tables with
-# the admin's Basic credentials (AUTHFILE holds their base64, from user-mgt.xml) lists no table.
+# --api AUTHFILE IP: answer one HTTPS request on the node's HTTPS port: GET /analytics/tables (the
+# analytics REST API) with the admin's Basic credentials (AUTHFILE holds their base64, from
+# user-mgt.xml) lists no table; GET /carbon/admin/login.jsp (the management console's login page)
+# answers anyone. Every answer names the node in an X-Standin-Node header (IP), so a test behind a
+# load balancer can tell which node served it.
 if [ "$1" = --api ]; then
   authfile=$2
+  node="X-Standin-Node: $3\r\n"
   IFS= read -r req || exit 0
   auth=
   while IFS= read -r h; do
@@ -58,12 +62,15 @@ if [ "$1" = --api ]; then
     case "$h" in [Aa]uthorization:\ Basic\ *) auth=${h#*Basic } ;; esac
   done
   set -- $req
-  if [ "$auth" != "$(cat "$authfile")" ]; then
-    printf 'HTTP/1.0 401 Unauthorized\r\nWWW-Authenticate: Basic realm="WSO2 Carbon"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n'
+  if [ "$1" = GET ] && [ "$2" = /carbon/admin/login.jsp ]; then
+    page='<html><head><title>WSO2 Management Console</title></head><body>Sign-in</body></html>'
+    printf "HTTP/1.0 200 OK\r\n${node}Content-Type: text/html\r\nContent-Length: %s\r\nConnection: close\r\n\r\n%s" "${#page}" "$page"
+  elif [ "$auth" != "$(cat "$authfile")" ]; then
+    printf "HTTP/1.0 401 Unauthorized\r\n${node}WWW-Authenticate: Basic realm=\"WSO2 Carbon\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
   elif [ "$1" = GET ] && [ "$2" = /analytics/tables ]; then
-    printf 'HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n[]'
+    printf "HTTP/1.0 200 OK\r\n${node}Content-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n[]"
   else
-    printf 'HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n'
+    printf "HTTP/1.0 404 Not Found\r\n${node}Content-Length: 0\r\nConnection: close\r\n\r\n"
   fi
   exit 0
 fi
@@ -200,6 +207,7 @@ SPARK_LOCAL_IP=$(sed -n 's/^[[:space:]]*export[[:space:]]*SPARK_LOCAL_IP=\([^[:s
 IP=${SPARK_LOCAL_IP:-$MEMBER_HOST}
 [ -n "$IP" ] || IP=127.0.0.1
 HTTPS_PORT=$((9443 + OFFSET))
+HTTP_PORT=$((9763 + OFFSET))
 UM_ADMIN=$(flat "$CONF/user-mgt.xml" | grep -o '<AdminUser>.*</AdminUser>' | sed 's/<\/AdminUser>.*//')
 unxml() { sed 's/&lt;/</g; s/&gt;/>/g; s/&quot;/"/g; s/&apos;/'"'"'/g; s/&amp;/\&/g'; }
 ADMIN_USER=$(printf '%s\n' "$UM_ADMIN" | text UserName | unxml)
@@ -281,8 +289,9 @@ write_member() {
 # with socat on IP:PORT/json/ when it is installed. The master that is the Carbon cluster leader
 # is ALIVE, the others STANDBY; the leader's master runs the CarbonAnalytics application.
 UI="$CL/ui"
-# serve_api: the analytics REST API on IP:HTTPS_PORT (TLS with a throwaway self-signed
-# certificate, as Carbon's default keystore is self-signed), for the admin of user-mgt.xml.
+# serve_api: the analytics REST API and the console's login page on IP:HTTPS_PORT (TLS with a
+# throwaway self-signed certificate, as Carbon's default keystore is self-signed), and the same on
+# IP:HTTP_PORT in plain HTTP.
 serve_api() {
   command -v socat > /dev/null 2>&1 && command -v openssl > /dev/null 2>&1 || return 0
   mkdir -p "$UI"
@@ -292,7 +301,11 @@ serve_api() {
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$IP" -days 2 \
       -keyout "$a.key" -out "$a.crt" > /dev/null 2>&1) || return 0
   socat -T 5 "OPENSSL-LISTEN:$HTTPS_PORT,bind=$IP,reuseaddr,fork,cert=$a.crt,key=$a.key,verify=0" \
-    "SYSTEM:sh '$CARBON_HOME/bin/wso2server.sh' --api '$a.auth'" < /dev/null > /dev/null 2>&1 &
+    "SYSTEM:sh '$CARBON_HOME/bin/wso2server.sh' --api '$a.auth' '$IP'" < /dev/null > /dev/null 2>&1 &
+  SERVERS="$SERVERS $!"
+  # Tomcat's plain HTTP connector serves the same pages.
+  socat -T 5 "TCP-LISTEN:$HTTP_PORT,bind=$IP,reuseaddr,fork" \
+    "SYSTEM:sh '$CARBON_HOME/bin/wso2server.sh' --api '$a.auth' '$IP'" < /dev/null > /dev/null 2>&1 &
   SERVERS="$SERVERS $!"
 }
 serve() { # serve PORT FILE
