@@ -5,6 +5,8 @@
 # The pack (wso2is-5.6.0.zip, named after the folder of is_home) is taken from the controller
 # directory that holds mysql_jar; when it is not there, IS must already be installed.
 # Host vars: "ip" (cluster address, default the host's address), "java_home" (optional).
+# Optional group "lb": nginx load balancers in front of the IS nodes (F11); their host vars
+# "listen" (the address nginx binds; default every address) and "become" (sudo).
 #
 #   isaplay apply playbooks/pattern1.hcl -i examples/pattern1-hosts.hcl --var-file examples/pattern1.vars.hcl
 
@@ -33,6 +35,11 @@ variable "is_db_password" {
   type      = string
   sensitive = true
 }
+variable "disable_embedded_ldap" {
+  type        = bool
+  default     = true
+  description = "F5: switch the IS embedded LDAP off once the JDBC user store holds the users (repository/conf/identity/embedded-ldap.xml must exist); false leaves that file alone."
+}
 variable "is_cluster_domain" {
   type    = string
   default = "wso2.is.domain"
@@ -41,6 +48,41 @@ variable "lb_host" {
   type        = string
   default     = null
   description = "Public host name behind the load balancer; null leaves HostName and proxy ports alone."
+}
+variable "lb_config" {
+  type        = string
+  default     = "/etc/nginx/conf.d/wso2is.conf"
+  description = "F11: the nginx file written on the hosts of group \"lb\" (included by lb_nginx_conf's http block); null leaves the LB hosts alone."
+}
+variable "lb_cert" {
+  type        = string
+  default     = null
+  description = "F11: TLS certificate (PEM) for lb_host on the LB hosts; needed when group \"lb\" has hosts."
+}
+variable "lb_key" {
+  type        = string
+  default     = null
+  description = "F11: its private key on the LB hosts (only the path is written)."
+}
+variable "lb_sticky" {
+  type        = string
+  default     = "ip_hash"
+  description = "F11: the nginx upstream directive that keeps a client on one IS node."
+}
+variable "lb_nginx_conf" {
+  type        = string
+  default     = "/etc/nginx/nginx.conf"
+  description = "F11: the main nginx configuration, tested (nginx -t) with the new file before it is kept."
+}
+variable "lb_validate" {
+  type        = bool
+  default     = true
+  description = "F11: test a changed LB file with nginx -t (nginx must be installed); false writes it untested."
+}
+variable "lb_reload" {
+  type        = list(string)
+  default     = null
+  description = "F11: command (argv) that makes the running nginx load a changed file, and the previous one after a rollback, e.g. [\"systemctl\", \"reload\", \"nginx\"]; null leaves reloading to the operator."
 }
 variable "hz_port" {
   type    = number
@@ -58,6 +100,9 @@ locals {
   is_hosts = group_hosts("identity")
   is_ips   = [for h in local.is_hosts : lookup(h.vars, "ip", h.address)]
   is_first = local.is_hosts[0].name
+  # F11: hosts in group "lb" and a file to write.
+  lb_hosts = has_group("lb") ? group_hosts("lb") : []
+  lb       = var.lb_config != null && length(local.lb_hosts) > 0
   files    = regex_replace(abspath(var.mysql_jar), "/[^/]*$", "")
   is_pack  = "${local.files}/${regex_replace(var.is_home, "^.*/", "")}.zip"
   jdbc     = "jdbc:mysql://${var.db_host}:${var.db_port}"
@@ -142,16 +187,17 @@ play "identity" {
   }
 
   include "node" {
-    source         = "lib/identity-server.hcl"
-    home           = var.is_home
-    jdbc           = local.jdbc
-    db_user        = var.is_db_user
-    db_password    = var.is_db_password
-    cluster_domain = var.is_cluster_domain
-    member_host    = lookup(host.vars, "ip", host.address)
-    members        = local.is_ips
-    hz_port        = var.hz_port
-    lb_host        = var.lb_host
+    source                = "lib/identity-server.hcl"
+    home                  = var.is_home
+    jdbc                  = local.jdbc
+    db_user               = var.is_db_user
+    db_password           = var.is_db_password
+    cluster_domain        = var.is_cluster_domain
+    member_host           = lookup(host.vars, "ip", host.address)
+    members               = local.is_ips
+    hz_port               = var.hz_port
+    lb_host               = var.lb_host
+    disable_embedded_ldap = var.disable_embedded_ldap
   }
 }
 
@@ -177,5 +223,33 @@ play "verify" {
     path     = "${var.is_home}/repository/logs/wso2carbon.log"
     from     = var.start_servers ? result.is_start.log_cursor : ""
     patterns = length(local.is_ips) > 1 ? [for ip in slice(local.is_ips, 1, length(local.is_ips)) : "Member joined \\[[^\\]]*\\]: \\S*/${replace(ip, ".", "\\.")}:${var.hz_port}"] : ["Member joined"]
+  }
+}
+
+# ---- F11: the load balancer (nginx) on the hosts of group "lb", when the inventory has any --------
+play "load balancer" {
+  hosts = local.lb ? ["lb"] : []
+
+  task "assert" "inputs" {
+    run_once  = true
+    condition = var.lb_host != null && var.lb_cert != null && var.lb_key != null
+    message   = "group lb has hosts: set lb_host, lb_cert and lb_key (or lb_config = null to leave those hosts alone)"
+  }
+
+  include "nginx" {
+    source      = "lib/nginx-lb.hcl"
+    path        = var.lb_config
+    server_name = coalesce(var.lb_host, "-")
+    members     = local.is_ips
+    listen      = lookup(host.vars, "listen", "") == "" ? null : lookup(host.vars, "listen", "")
+    cert_file   = coalesce(var.lb_cert, "/-")
+    key_file    = coalesce(var.lb_key, "/-")
+    sticky      = var.lb_sticky
+    nginx_conf  = var.lb_nginx_conf
+    validate    = var.lb_validate
+    reload      = var.lb_reload
+    # Through the LB to an IS node, once the nodes run and nginx has loaded the file.
+    check_path = var.start_servers && var.lb_reload != null ? "/carbon/admin/login.jsp" : null
+    become     = lookup(host.vars, "become", false)
   }
 }

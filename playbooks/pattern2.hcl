@@ -3,9 +3,11 @@
 # of group "mysql"). Specification: pattern2-spec.md, steps A to G.
 #
 # Inventory: groups mysql (one host), analytics (the first host becomes the CEP HA active member
-# and the deployment synchronizer manager, every other host passive and worker) and identity.
+# and the deployment synchronizer manager, every other host passive and worker), identity and,
+# optionally, lb (nginx load balancers in front of the identity nodes).
 # Host var "ip" is a node's cluster address (default: its address); never a loopback address.
 # Host var "java_home", when set, is the JAVA_HOME the servers start with (else the login's).
+# LB host vars: "listen" (the address nginx binds; default every address), "become" (sudo).
 #
 # failover_test = true (with start_servers = true) adds the failover test G9 after the checks:
 # the CEP HA active analytics node (the one G7 found active) is stopped, a passive one must log
@@ -50,6 +52,11 @@ variable "an_db_user" {
 variable "an_db_password" {
   type      = string
   sensitive = true
+}
+variable "disable_embedded_ldap" {
+  type        = bool
+  default     = true
+  description = "F5: switch the IS embedded LDAP off once the JDBC user store holds the users (repository/conf/identity/embedded-ldap.xml must exist); false leaves that file alone."
 }
 variable "is_db_user" {
   type    = string
@@ -116,6 +123,41 @@ variable "lb_host" {
   default     = null
   description = "Public host name of the IS nodes behind the load balancer; null leaves HostName and proxy ports alone."
 }
+variable "lb_config" {
+  type        = string
+  default     = "/etc/nginx/conf.d/wso2is.conf"
+  description = "F11: the nginx file written on the hosts of group \"lb\" (included by lb_nginx_conf's http block); null leaves the LB hosts alone."
+}
+variable "lb_cert" {
+  type        = string
+  default     = null
+  description = "F11: TLS certificate (PEM) for lb_host on the LB hosts; needed when group \"lb\" has hosts."
+}
+variable "lb_key" {
+  type        = string
+  default     = null
+  description = "F11: its private key on the LB hosts (only the path is written)."
+}
+variable "lb_sticky" {
+  type        = string
+  default     = "ip_hash"
+  description = "F11: the nginx upstream directive that keeps a client on one IS node."
+}
+variable "lb_nginx_conf" {
+  type        = string
+  default     = "/etc/nginx/nginx.conf"
+  description = "F11: the main nginx configuration, tested (nginx -t) with the new file before it is kept."
+}
+variable "lb_validate" {
+  type        = bool
+  default     = true
+  description = "F11: test a changed LB file with nginx -t (nginx must be installed); false writes it untested."
+}
+variable "lb_reload" {
+  type        = list(string)
+  default     = null
+  description = "F11: command (argv) that makes the running nginx load a changed file, and the previous one after a rollback, e.g. [\"systemctl\", \"reload\", \"nginx\"]; null leaves reloading to the operator."
+}
 variable "hz_port" {
   type    = number
   default = 4000
@@ -147,6 +189,9 @@ locals {
   is_ips   = [for h in local.is_hosts : lookup(h.vars, "ip", h.address)]
   is_first = length(local.is_hosts) > 0 ? local.is_hosts[0].name : ""
   identity = var.is_home != null && length(local.is_hosts) > 0
+  # F11: an LB needs IS nodes behind it, hosts in group "lb" and a file to write.
+  lb_hosts = has_group("lb") ? group_hosts("lb") : []
+  lb       = local.identity && var.lb_config != null && length(local.lb_hosts) > 0
   depsync  = var.svn_url != null
   failover = var.failover_test && var.start_servers
   # Tasks switched off by a null input still type-check with this stand-in path.
@@ -696,21 +741,22 @@ play "identity" {
   }
 
   include "nodes" {
-    source           = "lib/identity-server.hcl"
-    when             = local.identity
-    home             = local.is_home
-    jdbc             = local.jdbc
-    jdbc_query       = local.jdbc_query
-    db_user          = coalesce(var.is_db_user, "-")
-    db_password      = coalesce(var.is_db_password, "-")
-    cluster_domain   = coalesce(var.is_cluster_domain, "wso2.carbon.domain")
-    member_host      = lookup(host.vars, "ip", host.address)
-    members          = local.is_ips
-    hz_port          = var.hz_port
-    lb_host          = var.lb_host
-    analytics_url    = join("|", [for ip in local.an_ips : "tcp://${ip}:${7611 + local.an_offset}"])
-    analytics_user   = var.an_admin_user
-    analytics_secret = var.admin_password
+    source                = "lib/identity-server.hcl"
+    when                  = local.identity
+    home                  = local.is_home
+    jdbc                  = local.jdbc
+    jdbc_query            = local.jdbc_query
+    db_user               = coalesce(var.is_db_user, "-")
+    db_password           = coalesce(var.is_db_password, "-")
+    cluster_domain        = coalesce(var.is_cluster_domain, "wso2.carbon.domain")
+    member_host           = lookup(host.vars, "ip", host.address)
+    members               = local.is_ips
+    hz_port               = var.hz_port
+    lb_host               = var.lb_host
+    disable_embedded_ldap = var.disable_embedded_ldap
+    analytics_url         = join("|", [for ip in local.an_ips : "tcp://${ip}:${7611 + local.an_offset}"])
+    analytics_user        = var.an_admin_user
+    analytics_secret      = var.admin_password
   }
 }
 
@@ -785,5 +831,33 @@ play "failover analytics" {
     )
     fail_patterns = local.analytics_failures
     tolerate      = local.analytics_tolerate
+  }
+}
+
+# ---- F11: the load balancer (nginx) on the hosts of group "lb", when the inventory has any --------
+play "load balancer" {
+  hosts = local.lb ? ["lb"] : []
+
+  task "assert" "inputs" {
+    run_once  = true
+    condition = var.lb_host != null && var.lb_cert != null && var.lb_key != null
+    message   = "group lb has hosts: set lb_host, lb_cert and lb_key (or lb_config = null to leave those hosts alone)"
+  }
+
+  include "nginx" {
+    source      = "lib/nginx-lb.hcl"
+    path        = var.lb_config
+    server_name = coalesce(var.lb_host, "-")
+    members     = local.is_ips
+    listen      = lookup(host.vars, "listen", "") == "" ? null : lookup(host.vars, "listen", "")
+    cert_file   = coalesce(var.lb_cert, "/-")
+    key_file    = coalesce(var.lb_key, "/-")
+    sticky      = var.lb_sticky
+    nginx_conf  = var.lb_nginx_conf
+    validate    = var.lb_validate
+    reload      = var.lb_reload
+    # Through the LB to an IS node, once the nodes run and nginx has loaded the file.
+    check_path = var.start_servers && var.lb_reload != null ? "/carbon/admin/login.jsp" : null
+    become     = lookup(host.vars, "become", false)
   }
 }

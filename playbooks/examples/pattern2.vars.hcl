@@ -25,3 +25,8 @@ is_cluster_domain = "wso2.is.domain"
 lb_host           = "is.example.com"
 
 start_servers = true
+
+# The load balancer (group "lb"): the certificate for lb_host and its key, already on the LB host.
+lb_cert   = "/etc/nginx/tls/is.example.com.crt"
+lb_key    = "/etc/nginx/tls/is.example.com.key"
+lb_reload = ["systemctl", "reload", "nginx"]

@@ -1,7 +1,7 @@
 # One WSO2 Identity Server node of a cluster (deployment pattern 1), on shared MySQL databases:
-# datasources, JDBC user store, identity persistence, the config registry mounted on its own
-# database, Hazelcast WKA clustering, the load balancer's host name and proxy ports, and
-# (optionally) authentication data published to IS Analytics receivers.
+# datasources, JDBC user store (and the embedded LDAP off), identity persistence, the config
+# registry mounted on its own database, Hazelcast WKA clustering, the load balancer's host name
+# and proxy ports, and (optionally) authentication data published to IS Analytics receivers.
 
 variable "home" {
   type = string
@@ -49,6 +49,11 @@ variable "hz_port" {
 variable "lb_host" {
   type    = string
   default = null
+}
+variable "disable_embedded_ldap" {
+  type        = bool
+  default     = true
+  description = "Switch the embedded LDAP off (repository/conf/identity/embedded-ldap.xml, which must exist) now that the JDBC store holds the users; false leaves that file alone."
 }
 variable "analytics_url" {
   type        = string
@@ -130,9 +135,10 @@ include "identity" {
 }
 
 include "user store" {
-  source     = "carbon-jdbc-user-store.hcl"
-  path       = "${local.conf}/user-mgt.xml"
-  datasource = "jdbc/WSO2UserDS"
+  source        = "carbon-jdbc-user-store.hcl"
+  path          = "${local.conf}/user-mgt.xml"
+  datasource    = "jdbc/WSO2UserDS"
+  embedded_ldap = var.disable_embedded_ldap ? "${local.conf}/identity/embedded-ldap.xml" : null
 }
 
 include "registry" {

@@ -1,11 +1,12 @@
 #!/bin/sh
 # Installs what the test cluster and the end-to-end tests need on a Debian machine:
 # OpenSSH's sshd, MariaDB, Subversion (svnserve), sudo, socat and openssl (the Carbon stand-in
-# serves the Spark web UIs and the analytics API with them). Idempotent: packages already
-# installed are left alone, and apt-get runs only when something is missing.
+# serves the Spark web UIs and the analytics API with them), and nginx (the IS load balancer the
+# playbooks configure; policy-rc.d below keeps its service from starting). Idempotent: packages
+# already installed are left alone, and apt-get runs only when something is missing.
 set -eu
 
-pkgs="openssh-server mariadb-server subversion sudo socat openssl"
+pkgs="openssh-server mariadb-server subversion sudo socat openssl nginx"
 missing=""
 for p in $pkgs; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then

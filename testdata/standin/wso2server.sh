@@ -24,9 +24,10 @@
 # default 10), STANDIN_SYNC_FAILURES (failed CEP state syncs before success on a passive
 # member, default 1).
 # Extra commands: `run` (the server itself, normally started by `start`), `status`.
-# The Spark master and worker web UIs answer GET /json/, and the analytics REST API GET
-# /analytics/tables and the admin service AnalyticsProcessorAdminService's SOAP executeQuery over
-# TLS for the admin of user-mgt.xml, through socat and openssl when they are installed.
+# The Spark master and worker web UIs answer GET /json/, and the HTTPS port the analytics REST API
+# GET /analytics/tables and the admin service AnalyticsProcessorAdminService's SOAP executeQuery
+# for the admin of user-mgt.xml, and the console's login page, through socat and openssl when they
+# are installed; the plain HTTP port serves the same.
 # Only POSIX sh, coreutils, grep, sed (and socat) are used: targets have no Python.
 
 CARBON_HOME=$(cd "$(dirname "$0")/.." && pwd)
@@ -50,14 +51,17 @@ fi
 unxml() { sed 's/&lt;/</g; s/&gt;/>/g; s/&quot;/"/g; s/&apos;/'"'"'/g; s/&amp;/\&/g'; }
 xmlesc() { sed 's/&/\&amp;/g; s/</\&lt;/g; s/>/\&gt;/g'; }
 
-# --api AUTHFILE SQLFILE: answer one HTTPS request on the node's Carbon port (socat runs it per
+# --api AUTHFILE SQLFILE IP: answer one request on the node's Carbon port (socat runs it per
 # connection) for the admin of user-mgt.xml (AUTHFILE holds the base64 of its Basic credentials):
 # the analytics REST API's GET /analytics/tables lists no table, and the admin service
 # AnalyticsProcessorAdminService answers the Interactive Analytics Console's SOAP 1.1 executeQuery
 # (its WSDL in wso2/carbon-analytics service-stubs/analytics-processors/
 # org.wso2.carbon.analytics.spark.stub) once SQLFILE exists, i.e. once the Spark SQL context is up.
+# GET /carbon/admin/login.jsp (the management console's login page) answers anyone. Every answer
+# names the node in an X-Standin-Node header (IP), so a test behind a load balancer can tell which
+# node served it.
 if [ "$1" = --api ]; then
-  authfile=$2 sqlready=$3
+  authfile=$2 sqlready=$3 node=$4
   cr=$(printf '\r')
   IFS= read -r req || exit 0
   req=${req%"$cr"}
@@ -85,6 +89,7 @@ if [ "$1" = --api ]; then
   # respond STATUS CONTENT-TYPE BODY [HEADER]: one HTTP/1.0 response.
   respond() {
     printf 'HTTP/1.0 %s\r\n' "$1"
+    [ -z "$node" ] || printf 'X-Standin-Node: %s\r\n' "$node"
     [ -z "$4" ] || printf '%s\r\n' "$4"
     [ -z "$2" ] || printf 'Content-Type: %s\r\n' "$2"
     printf 'Content-Length: %s\r\nConnection: close\r\n\r\n%s' "$(printf '%s' "$3" | wc -c)" "$3"
@@ -93,7 +98,9 @@ if [ "$1" = --api ]; then
   scheme=${auth%% *}
   case "$scheme" in [Bb][Aa][Ss][Ii][Cc]) authed=$([ "${auth#* }" = "$creds" ] && echo true) ;; *) authed= ;; esac
   case "$path" in /services/AnalyticsProcessorAdminService | /services/AnalyticsProcessorAdminService[./]*) ;; *)
-    if [ -z "$authed" ]; then
+    if [ "$method" = GET ] && [ "$path" = /carbon/admin/login.jsp ]; then
+      respond '200 OK' text/html '<html><head><title>WSO2 Management Console</title></head><body>Sign-in</body></html>'
+    elif [ -z "$authed" ]; then
       respond '401 Unauthorized' '' '' 'WWW-Authenticate: Basic realm="WSO2 Carbon"'
     elif [ "$method" = GET ] && [ "$path" = /analytics/tables ]; then
       respond '200 OK' application/json '[]'
@@ -327,6 +334,7 @@ SPARK_LOCAL_IP=$(sed -n 's/^[[:space:]]*export[[:space:]]*SPARK_LOCAL_IP=\([^[:s
 IP=${SPARK_LOCAL_IP:-$MEMBER_HOST}
 [ -n "$IP" ] || IP=127.0.0.1
 HTTPS_PORT=$((9443 + OFFSET))
+HTTP_PORT=$((9763 + OFFSET))
 UM_ADMIN=$(flat "$CONF/user-mgt.xml" | grep -o '<AdminUser>.*</AdminUser>' | sed 's/<\/AdminUser>.*//')
 ADMIN_USER=$(printf '%s\n' "$UM_ADMIN" | text UserName | unxml)
 ADMIN_PASS=$(printf '%s\n' "$UM_ADMIN" | text Password | unxml)
@@ -414,9 +422,9 @@ API="$UI/${IP}_$HTTPS_PORT"
 # when the master count is reached); executeQuery answers a fault until then.
 SQL_READY=false
 sql_ready() { SQL_READY=true; [ ! -d "$UI" ] || touch "$API.sql"; }
-# serve_api: the analytics REST API and the AnalyticsProcessorAdminService on IP:HTTPS_PORT (TLS
-# with a throwaway self-signed certificate, as Carbon's default keystore is self-signed), for the
-# admin of user-mgt.xml.
+# serve_api: the analytics REST API, the AnalyticsProcessorAdminService and the console's login
+# page on IP:HTTPS_PORT (TLS with a throwaway self-signed certificate, as Carbon's default keystore
+# is self-signed), for the admin of user-mgt.xml, and the same on IP:HTTP_PORT in plain HTTP.
 serve_api() {
   command -v socat > /dev/null 2>&1 && command -v openssl > /dev/null 2>&1 || return 0
   mkdir -p "$UI"
@@ -428,7 +436,11 @@ serve_api() {
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$IP" -days 2 \
       -keyout "$a.key" -out "$a.crt" > /dev/null 2>&1) || return 0
   socat -T 5 "OPENSSL-LISTEN:$HTTPS_PORT,bind=$IP,reuseaddr,fork,cert=$a.crt,key=$a.key,verify=0" \
-    "SYSTEM:sh '$CARBON_HOME/bin/wso2server.sh' --api '$a.auth' '$a.sql'" < /dev/null > /dev/null 2>&1 &
+    "SYSTEM:sh '$CARBON_HOME/bin/wso2server.sh' --api '$a.auth' '$a.sql' '$IP'" < /dev/null > /dev/null 2>&1 &
+  SERVERS="$SERVERS $!"
+  # Tomcat's plain HTTP connector serves the same pages.
+  socat -T 5 "TCP-LISTEN:$HTTP_PORT,bind=$IP,reuseaddr,fork" \
+    "SYSTEM:sh '$CARBON_HOME/bin/wso2server.sh' --api '$a.auth' '$a.sql' '$IP'" < /dev/null > /dev/null 2>&1 &
   SERVERS="$SERVERS $!"
 }
 serve() { # serve PORT FILE

@@ -49,9 +49,11 @@ func AnalyticsFiles(ref, standin string) ([]PackFile, error) {
 }
 
 // IdentityFiles lists the IS pack from the real IS 5.6.0 reference files. identity.xml is the
-// configured k8s copy (the pristine one is not in the reference set) and the identity, UMA and
-// consent scripts are small stand-ins from testdata/pattern2/is-dbscripts.
-func IdentityFiles(ref, standin, isScripts string) []PackFile {
+// configured k8s copy (the pristine one is not in the reference set), the identity, UMA and
+// consent scripts are small stand-ins from testdata/pattern2/is-dbscripts, and isConf
+// (testdata/pattern2/is-conf) holds the configuration files written here from their sources
+// because the reference set lacks them (embedded-ldap.xml).
+func IdentityFiles(ref, standin, isScripts, isConf string) []PackFile {
 	is := filepath.Join(ref, "is-5.6.0")
 	return []PackFile{
 		{"bin/wso2server.sh", standin, 0o755},
@@ -67,6 +69,7 @@ func IdentityFiles(ref, standin, isScripts string) []PackFile {
 		{"repository/conf/user-mgt.xml", filepath.Join(is, "test-artifact-default-user-mgt.xml"), 0o644},
 		{"repository/conf/datasources/master-datasources.xml", filepath.Join(ref, "repository/conf/datasources/master-datasources.xml"), 0o644},
 		{"repository/conf/identity/identity.xml", filepath.Join(ref, "reference-configured-k8s-5.6.0.1/is/conf/identity/identity.xml"), 0o644},
+		{"repository/conf/identity/embedded-ldap.xml", filepath.Join(isConf, "embedded-ldap.xml"), 0o644},
 		{"repository/deployment/server/eventpublishers/IsAnalytics-Publisher-wso2event-AuthenticationData.xml",
 			filepath.Join(is, "repository/deployment/server/eventpublishers/IsAnalytics-Publisher-wso2event-AuthenticationData.xml"), 0o644},
 		{"repository/deployment/server/eventpublishers/IsAnalytics-Publisher-wso2event-SessionData.xml",
@@ -146,7 +149,7 @@ func BuildFiles(ref, repo, out string) error {
 	if err := WriteZip(filepath.Join(out, AnalyticsDir+".zip"), AnalyticsDir, an); err != nil {
 		return err
 	}
-	is := IdentityFiles(ref, standin, filepath.Join(repo, "testdata/pattern2/is-dbscripts"))
+	is := IdentityFiles(ref, standin, filepath.Join(repo, "testdata/pattern2/is-dbscripts"), filepath.Join(repo, "testdata/pattern2/is-conf"))
 	if err := WriteZip(filepath.Join(out, IdentityDir+".zip"), IdentityDir, is); err != nil {
 		return err
 	}

@@ -375,6 +375,10 @@ func (e *env) checkIdentity(t *testing.T) {
 			{conf + "axis2/axis2.xml", "/axisconfig/clustering/members/member/hostName", e.IS},
 			{conf + "tomcat/catalina-server.xml", "/Server/Service/Connector[@port='9763']/@proxyPort", []string{"80"}},
 			{conf + "tomcat/catalina-server.xml", "/Server/Service/Connector[@port='9443']/@proxyPort", []string{"443"}},
+			// F5: the embedded LDAP is off; the KDC's look-alike "enabled" and the port tokens stay.
+			{conf + "identity/embedded-ldap.xml", "/EmbeddedLDAPConfig/EmbeddedLDAP/Property[@name='enable']", []string{"false"}},
+			{conf + "identity/embedded-ldap.xml", "/EmbeddedLDAPConfig/KDCServer/Property[@name='enabled']", []string{"false"}},
+			{conf + "identity/embedded-ldap.xml", "//Property[@name='port']", []string{"${Ports.EmbeddedLDAP.LDAPServerPort}", "${Ports.EmbeddedLDAP.KDCServerPort}"}},
 		})
 		e.checkXPaths(t, ip, c, []xpathCheck{
 			{conf + "carbon.xml", "/c:Server/c:HostName", []string{"is.example.com"}},
@@ -414,6 +418,7 @@ var changedLines = map[string][2]int{
 	// identity
 	IdentityDir + "/repository/conf/datasources/master-datasources.xml":                                                  {0, 81},  // F3: four datasources
 	IdentityDir + "/repository/conf/user-mgt.xml":                                                                        {33, 13}, // F5: LDAP store out, JDBC store in (the diff aligns their common lines)
+	IdentityDir + "/repository/conf/identity/embedded-ldap.xml":                                                          {1, 1},   // F5: EmbeddedLDAP enable true -> false
 	IdentityDir + "/repository/conf/registry.xml":                                                                        {0, 19},  // F6
 	IdentityDir + "/repository/conf/axis2/axis2.xml":                                                                     {5, 9},   // F7
 	IdentityDir + "/repository/conf/carbon.xml":                                                                          {0, 2},   // F8: HostName, MgtHostName
@@ -429,7 +434,7 @@ func (e *env) checkUnchanged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	is := IdentityFiles(ref, standin, filepath.Join(e.Repo, "testdata/pattern2/is-dbscripts"))
+	is := IdentityFiles(ref, standin, filepath.Join(e.Repo, "testdata/pattern2/is-dbscripts"), filepath.Join(e.Repo, "testdata/pattern2/is-conf"))
 	check := func(ip, top string, files []PackFile, first bool) {
 		for _, f := range files {
 			rel := top + "/" + f.Path

@@ -82,7 +82,7 @@ func TestCanary(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(broken, "consent/mysql.sql"), []byte("CREATE TABLE broken (;\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	is := pattern2test.IdentityFiles(wso2ref.Dir(t), filepath.Join(repo, "testdata/standin/wso2server.sh"), broken)
+	is := pattern2test.IdentityFiles(wso2ref.Dir(t), filepath.Join(repo, "testdata/standin/wso2server.sh"), broken, filepath.Join(repo, "testdata/pattern2/is-conf"))
 	if err := pattern2test.WriteZip(filepath.Join(dir, "files", pattern2test.IdentityDir+".zip"), pattern2test.IdentityDir, is); err != nil {
 		t.Fatal(err)
 	}
