@@ -280,7 +280,14 @@ func (h *Host) RestoreFile(ctx context.Context, u FileUndo) error {
 		// Backups are named by content, so two files with the same bytes share one: the mode and
 		// owner recorded for this file are set again after the copy.
 		tmp := path.Join(path.Dir(u.Path), ".isaplay-restore-"+shortHash(u.Path))
-		parts = append(parts, "if [ -f "+conn.Quote(u.Backup)+" ]; then cp "+conn.Quote(u.Backup)+" "+conn.Quote(tmp)+
+		// A backup is named by its digest: one that does not match it (a host that crashed while
+		// writing it) is never restored.
+		verify := ""
+		if u.SHA256 != "" {
+			verify = "_s=$(sha256sum < " + conn.Quote(u.Backup) + ") && { [ \"${_s%% *}\" = " + conn.Quote(u.SHA256) + " ] || { echo " +
+				conn.Quote("backup "+u.Backup+" is damaged (its sha256 differs)") + " >&2; exit 3; }; } && "
+		}
+		parts = append(parts, "if [ -f "+conn.Quote(u.Backup)+" ]; then "+verify+"cp "+conn.Quote(u.Backup)+" "+conn.Quote(tmp)+
 			" && chmod "+fmt.Sprintf("%o", u.Mode&0o7777)+" "+conn.Quote(tmp)+
 			" && chown "+fmt.Sprintf("%d:%d", u.UID, u.GID)+" "+conn.Quote(tmp)+
 			" && { sync "+conn.Quote(tmp)+" 2>/dev/null; true; } && mv -f "+conn.Quote(tmp)+" "+conn.Quote(u.Path)+

@@ -289,3 +289,29 @@ func TestRestoreRemovesLeftovers(t *testing.T) {
 		t.Errorf("after the restore the directory holds %v, want only other.xml", names)
 	}
 }
+
+// A backup whose bytes do not match the digest it is named by is never restored.
+func TestRestoreRefusesDamagedBackup(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "app.xml")
+	write(t, target, "new")
+	sum := engine.SHA256([]byte("original"))
+	backup := filepath.Join(dir, "backups", sum)
+	os.Mkdir(filepath.Dir(backup), 0o700)
+	write(t, backup, "origi") // cut short
+	h := engine.NewHost("n1", local.New(), "r1", filepath.Join(dir, "state"), engine.NewRedactor())
+	err := h.RestoreFile(context.Background(), engine.FileUndo{Path: target, Existed: true, Backup: backup, SHA256: sum, Mode: 0o644, UID: os.Getuid(), GID: os.Getgid()})
+	if err == nil || !strings.Contains(err.Error(), "damaged") {
+		t.Fatalf("restore from a damaged backup: %v, want an error saying so", err)
+	}
+	if got, _ := os.ReadFile(target); string(got) != "new" {
+		t.Errorf("file holds %q after a refused restore", got)
+	}
+	write(t, backup, "original")
+	if err := h.RestoreFile(context.Background(), engine.FileUndo{Path: target, Existed: true, Backup: backup, SHA256: sum, Mode: 0o644, UID: os.Getuid(), GID: os.Getgid()}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(target); string(got) != "original" {
+		t.Errorf("file holds %q after the restore", got)
+	}
+}

@@ -13,12 +13,11 @@ import (
 	"github.com/isaplay/isaplay/inventory/conn"
 )
 
-// WriteFiles writes a batch of files in one round trip: the new bytes travel as one tar stream
-// that one `tar -x` unpacks into staging directories beside the targets, where every staged
-// file is given its owner, checked and synced; then, for each round of distinct paths (a path
-// written again starts the next round, whose backups must see the first write), the backups
-// are taken (one tar pipeline) and the files renamed over their targets, one `mv` per
-// directory. A failure before the first rename leaves every target untouched. Paths that a shell
+// WriteFiles writes a batch of files in one round trip: the backups of what the targets hold
+// are taken (one tar pipeline), then the new bytes, which travel as one tar stream, are unpacked
+// by one `tar -x` into staging directories beside the targets, given their owners, checked and
+// synced, and only then renamed over the targets, one `mv` per directory. A failure before the
+// renames leaves every target untouched. Paths that a shell
 // word or tar's --transform cannot carry safely (control characters, a leading "-") are
 // written one by one with WriteFile.
 func (c *Conn) WriteFiles(ctx context.Context, writes []conn.FileWrite) ([]bool, error) {
@@ -94,69 +93,104 @@ func pathsOf(writes []conn.FileWrite) string {
 }
 
 // batchScript returns the script that writes the files and the tar stream it reads on
-// standard input. root says whether the script runs as root (backups then keep their owner).
+// standard input. root says whether the script runs as root (files then get their owner from
+// the stream, and backups keep theirs).
+//
+// A path written more than once is renamed over once, with its last bytes; each later write's
+// backup, which must hold the bytes the write before it left, comes in the stream from here.
+// Backups are written in place, never over an existing one (they are named by content, and a
+// restore checks a backup's digest), so none needs a rename of its own.
 func batchScript(writes []conn.FileWrite, root bool) (string, []byte, error) {
 	q := conn.Quote
 	fail := func(msg string) string { return "{ printf '%s\\n' " + q(msg) + " >&2; false; }" }
+	owner := func(w conn.FileWrite) (int, int) {
+		uid, gid := w.Opts.UID, w.Opts.GID
+		if uid < 0 {
+			uid = 0
+		}
+		if gid < 0 {
+			gid = 0
+		}
+		return uid, gid
+	}
+	mode := func(w conn.FileWrite) int64 {
+		if w.Opts.Mode == 0 {
+			return 0o644
+		}
+		return int64(w.Opts.Mode.Perm())
+	}
 
-	// Rounds of distinct paths, in order; each round stages its files in its own directories
-	// beside the targets (one per target directory) and its backups beside theirs.
+	// Each path's writes, in the order the paths first come; the last write of a path is staged
+	// beside it, in one staging directory per target directory.
+	type target struct {
+		path   string
+		writes []int
+		staged string
+	}
 	type group struct {
 		dir, stage string
-		idx        []int
+		targets    []*target
 	}
-	type round struct {
-		groups, bgroups []*group
-		idx             []int
-	}
-	var rounds []*round
-	staged := make([]string, len(writes))
-	var cur *round
-	var seen map[string]bool
-	var byDir, byBDir map[string]*group
+	var targets []*target
+	byPath := map[string]*target{}
+	var groups []*group
+	byDir := map[string]*group{}
 	for i, w := range writes {
 		p := path.Clean(w.Path)
-		if cur == nil || seen[p] {
-			cur = &round{}
-			rounds = append(rounds, cur)
-			seen, byDir, byBDir = map[string]bool{}, map[string]*group{}, map[string]*group{}
-		}
-		seen[p] = true
-		cur.idx = append(cur.idx, i)
-		d := path.Dir(p)
-		g := byDir[d]
-		if g == nil {
-			g = &group{dir: d, stage: path.Join(d, stageName())}
-			byDir[d] = g
-			cur.groups = append(cur.groups, g)
-		}
-		g.idx = append(g.idx, i)
-		staged[i] = path.Join(g.stage, path.Base(p))
-		if b := w.Opts.Backup; b != "" {
-			bd := path.Dir(path.Clean(b))
-			if byBDir[bd] == nil {
-				byBDir[bd] = &group{dir: bd, stage: path.Join(bd, stageName())}
-				cur.bgroups = append(cur.bgroups, byBDir[bd])
+		t := byPath[p]
+		if t == nil {
+			t = &target{path: p}
+			byPath[p] = t
+			targets = append(targets, t)
+			d := path.Dir(p)
+			g := byDir[d]
+			if g == nil {
+				g = &group{dir: d, stage: path.Join(d, stageName())}
+				byDir[d] = g
+				groups = append(groups, g)
 			}
-			byBDir[bd].idx = append(byBDir[bd].idx, i)
+			g.targets = append(g.targets, t)
+			t.staged = path.Join(g.stage, path.Base(p))
 		}
+		t.writes = append(t.writes, i)
 	}
 
-	// The new bytes, as one tar stream of the staged names.
+	// The stream: every target's last bytes, staged, then the backups of later writes to a path.
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	now := time.Now()
-	for i, w := range writes {
-		mode := w.Opts.Mode.Perm()
-		if w.Opts.Mode == 0 {
-			mode = 0o644
-		}
-		hdr := &tar.Header{Typeflag: tar.TypeReg, Name: staged[i], Mode: int64(mode), Size: int64(len(w.Data)), ModTime: now, Format: tar.FormatPAX}
+	add := func(name string, w conn.FileWrite) error {
+		uid, gid := owner(w)
+		hdr := &tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: mode(w), Size: int64(len(w.Data)), ModTime: now,
+			Uid: uid, Gid: gid, Format: tar.FormatPAX}
 		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		_, err := tw.Write(w.Data)
+		return err
+	}
+	for _, t := range targets {
+		if err := add(t.staged, writes[t.writes[len(t.writes)-1]]); err != nil {
 			return "", nil, err
 		}
-		if _, err := tw.Write(w.Data); err != nil {
-			return "", nil, err
+	}
+	backupDirs := map[string]bool{}
+	var bdirs []string
+	for _, t := range targets {
+		for k, i := range t.writes {
+			b := writes[i].Opts.Backup
+			if b == "" {
+				continue
+			}
+			if d := path.Dir(path.Clean(b)); !backupDirs[d] {
+				backupDirs[d] = true
+				bdirs = append(bdirs, d)
+			}
+			if k > 0 {
+				if err := add(path.Clean(b), writes[t.writes[k-1]]); err != nil {
+					return "", nil, err
+				}
+			}
 		}
 	}
 	if err := tw.Close(); err != nil {
@@ -166,111 +200,99 @@ func batchScript(writes []conn.FileWrite, root bool) (string, []byte, error) {
 	var s []string // the steps, joined by &&: the first that fails stops the rest
 
 	// Every target directory exists and no target is a directory.
-	dirs := map[string]bool{}
-	for _, w := range writes {
-		p := path.Clean(w.Path)
-		if d := path.Dir(p); !dirs[d] {
-			dirs[d] = true
-			s = append(s, "{ [ -d "+q(d)+" ] || "+fail("write "+w.Path+": no such directory "+d)+"; }")
-		}
-		s = append(s, "{ [ ! -d "+q(p)+" ] || [ -L "+q(p)+" ] || "+fail("write "+w.Path+": is a directory")+"; }")
+	for _, g := range groups {
+		s = append(s, "{ [ -d "+q(g.dir)+" ] || "+fail("write "+g.targets[0].path+": no such directory "+g.dir)+"; }")
+	}
+	for _, t := range targets {
+		s = append(s, "{ [ ! -d "+q(t.path)+" ] || [ -L "+q(t.path)+" ] || "+fail("write "+t.path+": is a directory")+"; }")
 	}
 
-	// The new files, staged; their owners; the digests asked for; synced.
-	s = append(s, "tar -xPpmf - --no-same-owner")
-	type owner struct{ uid, gid int }
-	var owners []owner
-	byOwner := map[owner][]string{}
-	for i, w := range writes {
-		o := owner{w.Opts.UID, w.Opts.GID}
-		if o.uid < 0 && o.gid < 0 {
+	// Backups of what the targets hold now: every regular file whose first write asks for one
+	// that is not there yet is copied, bytes, mode and owner, by one tar pipeline.
+	sameOwner := "--no-same-owner"
+	if root {
+		sameOwner = "--same-owner --numeric-owner"
+	}
+	for _, d := range bdirs {
+		s = append(s, "{ [ -d "+q(d)+" ] || mkdir -p -- "+q(d)+"; }")
+	}
+	var b strings.Builder
+	b.WriteString("set --")
+	for _, t := range targets {
+		w := writes[t.writes[0]]
+		if w.Opts.Backup == "" {
 			continue
 		}
-		if byOwner[o] == nil {
-			owners = append(owners, o)
-		}
-		byOwner[o] = append(byOwner[o], staged[i])
+		p, bk := q(t.path), path.Clean(w.Opts.Backup)
+		fmt.Fprintf(&b, " && if [ -f %s ] && [ ! -L %s ] && [ ! -f %s ]; then set -- \"$@\" %s %s; fi", p, p, q(bk),
+			q("--transform="+transform(t.path, bk)), p)
 	}
-	for _, o := range owners {
-		spec := ""
-		switch {
-		case o.uid >= 0 && o.gid >= 0:
-			spec = fmt.Sprintf("%d:%d", o.uid, o.gid)
-		case o.uid >= 0:
-			spec = strconv.Itoa(o.uid)
-		default:
-			spec = ":" + strconv.Itoa(o.gid)
+	b.WriteString(" && { [ $# -eq 0 ] || tar -cPf - --no-recursion \"$@\" | tar -xPpf - --skip-old-files " + sameOwner + "; }")
+	s = append(s, b.String())
+	for _, t := range targets {
+		w := writes[t.writes[0]]
+		if w.Opts.Backup == "" {
+			continue
 		}
-		s = append(s, conn.Join(append([]string{"chown", "--", spec}, byOwner[o]...)...))
+		p := q(t.path)
+		s = append(s, "{ [ ! -f "+p+" ] || [ -L "+p+" ] || [ -f "+q(w.Opts.Backup)+" ] || "+fail("backup to "+w.Opts.Backup+" failed")+"; }")
 	}
-	for i, w := range writes {
+
+	// The new files, staged, and the backups of later writes; owners; digests asked for; synced.
+	s = append(s, "tar -xPpmf - --skip-old-files "+sameOwner)
+	if !root {
+		type own struct{ uid, gid int }
+		var owners []own
+		byOwner := map[own][]string{}
+		for _, t := range targets {
+			w := writes[t.writes[len(t.writes)-1]]
+			o := own{w.Opts.UID, w.Opts.GID}
+			if o.uid < 0 && o.gid < 0 {
+				continue
+			}
+			if byOwner[o] == nil {
+				owners = append(owners, o)
+			}
+			byOwner[o] = append(byOwner[o], t.staged)
+		}
+		for _, o := range owners {
+			spec := ""
+			switch {
+			case o.uid >= 0 && o.gid >= 0:
+				spec = fmt.Sprintf("%d:%d", o.uid, o.gid)
+			case o.uid >= 0:
+				spec = strconv.Itoa(o.uid)
+			default:
+				spec = ":" + strconv.Itoa(o.gid)
+			}
+			s = append(s, conn.Join(append([]string{"chown", "--", spec}, byOwner[o]...)...))
+		}
+	}
+	staged := make([]string, len(targets))
+	for k, t := range targets {
+		staged[k] = t.staged
+		w := writes[t.writes[len(t.writes)-1]]
 		if w.Opts.SHA256 == "" {
 			continue
 		}
-		s = append(s, "_s=$(sha256sum < "+q(staged[i])+") && { [ \"${_s%% *}\" = "+q(w.Opts.SHA256)+" ] || "+
+		s = append(s, "_s=$(sha256sum < "+q(t.staged)+") && { [ \"${_s%% *}\" = "+q(w.Opts.SHA256)+" ] || "+
 			"{ printf '%s\\n' "+q("write "+w.Path+": sha256 of the uploaded file is ")+"\"${_s%% *}, want \""+q(w.Opts.SHA256)+" >&2; false; }; }")
 	}
 	s = append(s, conn.Join(append([]string{"sync", "--"}, staged...)...))
 
-	backupOwner := "--no-same-owner"
-	if root {
-		backupOwner = "--same-owner --numeric-owner"
-	}
+	// The renames, one mv per directory; each records the writes it made.
 	var stages []string
-	for _, r := range rounds {
-		// Backups: every regular file that has none yet is copied, bytes, mode and owner, by one
-		// tar pipeline into a staging directory beside its backup, then renamed into place, so
-		// that a backup that exists is always whole.
-		if len(r.bgroups) > 0 {
-			var b strings.Builder
-			b.WriteString("set --")
-			bstage := func(i int) (string, string, string) {
-				p, bk := path.Clean(writes[i].Path), path.Clean(writes[i].Opts.Backup)
-				for _, g := range r.bgroups {
-					if g.dir == path.Dir(bk) {
-						return p, bk, path.Join(g.stage, path.Base(bk))
-					}
-				}
-				panic("backup outside its round")
-			}
-			for _, i := range r.idx {
-				if writes[i].Opts.Backup == "" {
-					continue
-				}
-				p, bk, bs := bstage(i)
-				fmt.Fprintf(&b, " && if [ -f %s ] && [ ! -L %s ] && [ ! -f %s ]; then set -- \"$@\" %s %s; fi", q(p), q(p), q(bk),
-					q("--transform="+transform(p, bs)), q(p))
-			}
-			b.WriteString(" && { [ $# -eq 0 ] || { ")
-			for _, g := range r.bgroups {
-				b.WriteString("{ [ -d " + q(g.dir) + " ] || mkdir -p -- " + q(g.dir) + "; } && ")
-			}
-			b.WriteString("tar -cPf - --no-recursion \"$@\" | tar -xPpf - " + backupOwner + "; }; }")
-			s = append(s, b.String())
-			// Each backup asked for is now in place or staged, or its file was no regular file.
-			for _, i := range r.idx {
-				if writes[i].Opts.Backup == "" {
-					continue
-				}
-				p, bk, bs := bstage(i)
-				s = append(s, "{ [ ! -f "+q(p)+" ] || [ -L "+q(p)+" ] || [ -f "+q(bk)+" ] || [ -f "+q(bs)+" ] || "+fail("backup to "+writes[i].Opts.Backup+" failed")+"; }")
-			}
-			for _, g := range r.bgroups {
-				s = append(s, "{ [ ! -d "+q(g.stage)+" ] || { set -- "+q(g.stage)+"/* && { [ ! -e \"$1\" ] || mv -f -t "+q(g.dir)+" -- \"$@\"; }; }; }")
-				stages = append(stages, g.stage)
+	for _, g := range groups {
+		args := []string{"mv", "-f", "-t", g.dir, "--"}
+		var nums []string
+		for _, t := range g.targets {
+			args = append(args, t.staged)
+			for _, i := range t.writes {
+				nums = append(nums, strconv.Itoa(i))
 			}
 		}
-		// The renames, one mv per directory; each records the writes it made.
-		for _, g := range r.groups {
-			args := []string{"mv", "-f", "-t", g.dir, "--"}
-			nums := make([]string, len(g.idx))
-			for k, i := range g.idx {
-				args = append(args, staged[i])
-				nums[k] = strconv.Itoa(i)
-			}
-			s = append(s, conn.Join(args...)+" && _m=\"$_m "+strings.Join(nums, " ")+"\"")
-			stages = append(stages, g.stage)
-		}
+		s = append(s, conn.Join(args...)+" && _m=\"$_m "+strings.Join(nums, " ")+"\"")
+		stages = append(stages, g.stage)
 	}
 
 	// What was made is printed last, after the cleanup: the script is uninterrupted, and a
