@@ -168,7 +168,8 @@ type runner struct {
 	errMu      sync.Mutex
 	diags      hcl.Diagnostics // validate mode: every host's diagnostics, deduplicated
 	seenDg     map[string]bool
-	// readsResults caches, by *Task, whether its arguments may read results (see argsReadResults).
+	// readsResults caches, by *Task, whether its arguments may read results (see argsReadResults),
+	// and by *scope whether a component's inputs may (see scopeReadsResults).
 	readsResults sync.Map
 	// playName is the play running, for events.
 	playName string
@@ -1198,11 +1199,15 @@ func (r *runner) scopeContext(sc *scope, hs *hostState, playHosts []*hostState) 
 	if sc == nil || sc.parent == nil {
 		return r.hostContext(hs, playHosts), nil
 	}
-	// A component's inputs and locals are evaluated once per host for as long as no result was
-	// registered since (they may read results) and the host keeps its place in the play.
-	r.resMu.RLock()
-	version := r.resVersion
-	r.resMu.RUnlock()
+	// A component's inputs and locals are evaluated once per host for as long as the host keeps
+	// its place in the play and, when they (or those of an enclosing component) read results, no
+	// result was registered since.
+	version := 0 // a scope that reads no result is valid whatever was registered
+	if r.scopeReadsResults(sc) {
+		r.resMu.RLock()
+		version = r.resVersion
+		r.resMu.RUnlock()
+	}
 	index := indexOf(hs, playHosts)
 	hs.mu.Lock()
 	cached, ok := hs.scopes[sc]
@@ -1220,6 +1225,33 @@ func (r *runner) scopeContext(sc *scope, hs *hostState, playHosts []*hostState) 
 		hs.mu.Unlock()
 	}
 	return ctx, diags
+}
+
+// scopeReadsResults reports whether the inputs or locals of sc or of an enclosing component
+// read result or results.
+func (r *runner) scopeReadsResults(sc *scope) bool {
+	if v, ok := r.readsResults.Load(sc); ok {
+		return v.(bool)
+	}
+	reads := false
+	for s := sc; s != nil && !reads; s = s.parent {
+		var exprs []hcl.Expression
+		for _, a := range s.inputs {
+			exprs = append(exprs, a.Expr)
+		}
+		for _, a := range s.locals {
+			exprs = append(exprs, a.Expr)
+		}
+		for _, e := range exprs {
+			for _, tr := range e.Variables() {
+				if n := tr.RootName(); n == "result" || n == "results" {
+					reads = true
+				}
+			}
+		}
+	}
+	r.readsResults.Store(sc, reads)
+	return reads
 }
 
 type scopeCtx struct {
