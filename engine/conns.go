@@ -61,6 +61,21 @@ func (c counting) WriteFiles(ctx context.Context, writes []conn.FileWrite) ([]bo
 	return conn.WriteFiles(ctx, c.Conn, writes)
 }
 
+// StatHash counts one round trip for a connection that stats with mixed hashes in one, else
+// one per kind of stat asked.
+func (c counting) StatHash(ctx context.Context, paths []string, hash []bool) ([]conn.FileInfo, error) {
+	if _, ok := c.Conn.(conn.StatHasher); ok {
+		c.n.Add(1)
+	} else {
+		kinds := map[bool]bool{}
+		for _, h := range hash {
+			kinds[h] = true
+		}
+		c.n.Add(int64(len(kinds)))
+	}
+	return conn.StatHash(ctx, c.Conn, paths, hash)
+}
+
 type connEntry struct {
 	once   sync.Once
 	c      conn.Conn

@@ -139,7 +139,7 @@ func (h *Host) Stat(ctx context.Context, paths []string, hash bool) ([]conn.File
 		}
 		fi, ok := h.statAhead(p, hash)
 		if !ok && h.missed(p, true) {
-			h.fillStats(ctx, h.wantStat[p])
+			h.fillStats(ctx)
 			fi, ok = h.statAhead(p, hash)
 		}
 		if ok {

@@ -43,15 +43,14 @@ func (h *Host) prefetch(ctx context.Context, files []string, stats []StatPath) {
 	h.fill(ctx)
 }
 
-// fill reads ahead the files tasks will still read, then stats the paths they will stat (the
-// ones needing a hash, then the others), except what is held already or was tried since it was
-// last forgotten (so a missing file costs one try, not one per miss). One after the other on
-// the connection's shell: asked at once, they would make every host open two more SSH
-// sessions, which costs more than the round trips they save.
+// fill reads ahead the files tasks will still read, then stats the paths they will stat (with
+// hashes where asked, in one round trip where the connection can), except what is held already
+// or was tried since it was last forgotten (so a missing file costs one try, not one per miss).
+// One after the other on the connection's shell: asked at once, they would make every host open
+// two more SSH sessions, which costs more than the round trips they save.
 func (h *Host) fill(ctx context.Context) {
 	h.fillFiles(ctx)
-	h.fillStats(ctx, true)
-	h.fillStats(ctx, false)
+	h.fillStats(ctx)
 }
 
 func (h *Host) fillFiles(ctx context.Context) {
@@ -69,27 +68,31 @@ func (h *Host) fillFiles(ctx context.Context) {
 	maps.Copy(h.prefetched, h.readAhead(ctx, files))
 }
 
-func (h *Host) fillStats(ctx context.Context, hash bool) {
+// fillStats stats, in one round trip, the paths tasks will stat that are neither held nor tried
+// since they were last forgotten, with hashes where a task wants one.
+func (h *Host) fillStats(ctx context.Context) {
 	if h.pending == nil {
 		return
 	}
 	var paths []string
+	var hash []bool
 	for _, p := range slices.Sorted(maps.Keys(h.wantStat)) {
-		if _, held := h.statted[p]; held || h.triedStats[p] || h.wantStat[p] != hash {
+		if _, held := h.statted[p]; held || h.triedStats[p] {
 			continue
 		}
 		h.triedStats[p] = true
 		paths = append(paths, p)
+		hash = append(hash, h.wantStat[p])
 	}
 	if len(paths) == 0 {
 		return
 	}
-	infos, err := h.conn.Stat(ctx, paths, hash)
+	infos, err := conn.StatHash(ctx, h.conn, paths, hash)
 	if err != nil || len(infos) != len(paths) {
 		return // the tasks stat for themselves
 	}
 	for i, fi := range infos {
-		h.statted[paths[i]] = stattedPath{info: fi, hashed: hash}
+		h.statted[paths[i]] = stattedPath{info: fi, hashed: hash[i]}
 	}
 }
 

@@ -151,6 +151,15 @@ func (w *writeBehind) Stat(ctx context.Context, paths []string, hash bool) ([]co
 	return w.Conn.Stat(ctx, paths, hash)
 }
 
+func (w *writeBehind) StatHash(ctx context.Context, paths []string, hash []bool) ([]conn.FileInfo, error) {
+	if w.touches(paths...) {
+		if err := w.flush(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return conn.StatHash(ctx, w.Conn, paths, hash)
+}
+
 func (w *writeBehind) ReadFile(ctx context.Context, p string, become bool) (conn.FileInfo, []byte, error) {
 	if w.touches(p) {
 		if err := w.flush(ctx); err != nil {

@@ -148,3 +148,39 @@ func WriteFiles(ctx context.Context, c Conn, writes []FileWrite) ([]bool, error)
 	}
 	return made, nil
 }
+
+// StatHasher is implemented by connections that can stat paths and hash only some of them (the
+// regular files among those asked with hash[i]) in one round trip.
+type StatHasher interface {
+	StatHash(ctx context.Context, paths []string, hash []bool) ([]FileInfo, error)
+}
+
+// StatHash stats paths, with the sha256 of the regular files at the paths where hash[i], with
+// c's StatHash when it has one, else with one Stat call per kind.
+func StatHash(ctx context.Context, c Conn, paths []string, hash []bool) ([]FileInfo, error) {
+	if sh, ok := c.(StatHasher); ok {
+		return sh.StatHash(ctx, paths, hash)
+	}
+	out := make([]FileInfo, len(paths))
+	for _, want := range []bool{true, false} {
+		var ask []string
+		var idx []int
+		for i, p := range paths {
+			if hash[i] == want {
+				ask = append(ask, p)
+				idx = append(idx, i)
+			}
+		}
+		if len(ask) == 0 {
+			continue
+		}
+		got, err := c.Stat(ctx, ask, want)
+		if err != nil {
+			return nil, err
+		}
+		for j, fi := range got {
+			out[idx[j]] = fi
+		}
+	}
+	return out, nil
+}

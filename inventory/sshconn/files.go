@@ -23,14 +23,13 @@ const statFormat = `%f %u %g %s %N\0`
 // The file scripts below run as functions inside the framed shell (see shell.go): they end
 // with return, never exit, and name their variables _*.
 
-// statScript prints, for the paths: stat records, a NUL, then, with hash, `sha256sum -z` of the
-// regular files.
-func statScript(paths []string, hash bool) string {
-	q := conn.Join(paths...)
+// statScript prints, for the paths: stat records, a NUL, then `sha256sum -z` of the regular
+// files among hashed.
+func statScript(paths, hashed []string) string {
 	var b strings.Builder
-	b.WriteString("LC_ALL=C QUOTING_STYLE=literal stat --printf " + conn.Quote(statFormat) + " -- " + q + "\n_st=$?\nprintf '\\000'\n")
-	if hash {
-		b.WriteString(`set --; for _p in ` + q + `; do if [ -f "$_p" ] && [ ! -L "$_p" ]; then set -- "$@" "$_p"; fi; done` + "\n")
+	b.WriteString("LC_ALL=C QUOTING_STYLE=literal stat --printf " + conn.Quote(statFormat) + " -- " + conn.Join(paths...) + "\n_st=$?\nprintf '\\000'\n")
+	if len(hashed) > 0 {
+		b.WriteString(`set --; for _p in ` + conn.Join(hashed...) + `; do if [ -f "$_p" ] && [ ! -L "$_p" ]; then set -- "$@" "$_p"; fi; done` + "\n")
 		b.WriteString(`if [ $# -gt 0 ]; then LC_ALL=C sha256sum -z -- "$@" || return 2; fi` + "\n")
 	}
 	b.WriteString("return $_st")
@@ -39,6 +38,16 @@ func statScript(paths []string, hash bool) string {
 
 // Stat reports each path without following symlinks, in one round trip.
 func (c *Conn) Stat(ctx context.Context, paths []string, hash bool) ([]conn.FileInfo, error) {
+	want := make([]bool, len(paths))
+	for i := range want {
+		want[i] = hash
+	}
+	return c.StatHash(ctx, paths, want)
+}
+
+// StatHash is Stat with the sha256 of the regular files only at the paths where hash[i], in one
+// round trip.
+func (c *Conn) StatHash(ctx context.Context, paths []string, hash []bool) ([]conn.FileInfo, error) {
 	out := make([]conn.FileInfo, len(paths))
 	for i, p := range paths {
 		out[i].Path = p
@@ -49,7 +58,13 @@ func (c *Conn) Stat(ctx context.Context, paths []string, hash bool) ([]conn.File
 	if len(paths) == 0 {
 		return out, nil
 	}
-	res, err := c.exec(ctx, statScript(paths, hash), true, nil, false, false, nil)
+	var hashed []string
+	for i, p := range paths {
+		if hash[i] {
+			hashed = append(hashed, p)
+		}
+	}
+	res, err := c.exec(ctx, statScript(paths, hashed), true, nil, false, false, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +108,7 @@ func (c *Conn) Stat(ctx context.Context, paths []string, hash bool) ([]conn.File
 			continue // p is missing; the record is the next path's
 		}
 		fi.Path = p
-		if fi.Type == conn.TypeFile && hash {
+		if fi.Type == conn.TypeFile && hash[i] {
 			fi.SHA256 = hashes[p]
 		}
 		out[i] = fi

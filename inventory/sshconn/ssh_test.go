@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"os"
@@ -407,4 +409,30 @@ func TestSeveralHostKeys(t *testing.T) {
 	c := testcluster.New(t, testcluster.Options{N: 1, Prefix: "keys", SSHDConfig: strings.Join(extra, "\n")})
 	// known_hosts holds only the node's ed25519 key.
 	run(t, dial(t, config(c, 0)), "true")
+}
+
+// StatHash stats every path in one round trip and hashes only the regular files asked with a hash.
+func TestStatHash(t *testing.T) {
+	c := dial(t, config(cluster, 0))
+	root := filepath.Join(cluster.NodeRoot(0), "stathash")
+	if err := os.MkdirAll(filepath.Join(root, "d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"a", "b"} {
+		if err := os.WriteFile(filepath.Join(root, f), []byte(f), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	paths := []string{"/opt/stathash/a", "/opt/stathash/b", "/opt/stathash/missing", "/opt/stathash/d"}
+	got, err := c.StatHash(context.Background(), paths, []bool{true, false, true, true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sumA := sha256.Sum256([]byte("a"))
+	if got[0].SHA256 != hex.EncodeToString(sumA[:]) || got[1].SHA256 != "" || !got[1].Exists {
+		t.Errorf("a: %+v, b: %+v; want a hashed, b stat'd without a hash", got[0], got[1])
+	}
+	if got[2].Exists || got[3].Type != conn.TypeDir {
+		t.Errorf("missing: %+v, d: %+v", got[2], got[3])
+	}
 }
