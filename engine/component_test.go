@@ -122,3 +122,33 @@ task "append_line" "x" {
 		}
 	}
 }
+
+// A task inside a component sees the results registered before it, though the component's
+// inputs read none (their evaluation is kept across registrations).
+func TestComponentTaskSeesFreshResults(t *testing.T) {
+	f := newFixtureFiles(t, `
+play "p" {
+  hosts = "app"
+  include "c" {
+    source = "lib/c.hcl"
+    root   = host.vars.root
+  }
+}`, 1, engine.VarInputs{}, map[string]string{
+		"lib/c.hcl": `
+variable "root" { type = string }
+task "append_line" "first" {
+  path     = "${var.root}/a"
+  line     = "a"
+  register = "first"
+}
+task "append_line" "after first" {
+  when = result.first.lines == 1
+  path = "${var.root}/b"
+  line = "b"
+}
+`})
+	out := f.render(t, f.plan(t), false)
+	if !strings.Contains(out, "+ p / c / after first (append_line): will change") {
+		t.Errorf("the second task did not see the first's result:\n%s", out)
+	}
+}

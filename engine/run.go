@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/big"
 	"path"
 	"strings"
@@ -1200,31 +1201,37 @@ func (r *runner) scopeContext(sc *scope, hs *hostState, playHosts []*hostState) 
 		return r.hostContext(hs, playHosts), nil
 	}
 	// A component's inputs and locals are evaluated once per host for as long as the host keeps
-	// its place in the play and, when they (or those of an enclosing component) read results, no
-	// result was registered since.
-	version := 0 // a scope that reads no result is valid whatever was registered
-	if r.scopeReadsResults(sc) {
-		r.resMu.RLock()
-		version = r.resVersion
-		r.resMu.RUnlock()
-	}
+	// its place in the play and no result was registered since; when they (and those of the
+	// enclosing components) read no result, a registration only renews result and results.
+	r.resMu.RLock()
+	version := r.resVersion
+	r.resMu.RUnlock()
 	index := indexOf(hs, playHosts)
 	hs.mu.Lock()
 	cached, ok := hs.scopes[sc]
 	hs.mu.Unlock()
-	if ok && cached.version == version && cached.index == index {
+	if ok && cached.index == index && cached.version == version {
 		return cached.ctx, nil
 	}
-	ctx, diags := r.buildScopeContext(sc, hs, playHosts)
-	if !diags.HasErrors() {
-		hs.mu.Lock()
-		if hs.scopes == nil {
-			hs.scopes = map[*scope]scopeCtx{}
+	var ctx *hcl.EvalContext
+	if ok && cached.index == index && !r.scopeReadsResults(sc) {
+		hc := r.hostContext(hs, playHosts)
+		vars := maps.Clone(cached.ctx.Variables)
+		vars["result"], vars["results"] = hc.Variables["result"], hc.Variables["results"]
+		ctx = &hcl.EvalContext{Variables: vars, Functions: cached.ctx.Functions}
+	} else {
+		var diags hcl.Diagnostics
+		if ctx, diags = r.buildScopeContext(sc, hs, playHosts); diags.HasErrors() {
+			return nil, diags
 		}
-		hs.scopes[sc] = scopeCtx{ctx: ctx, version: version, index: index}
-		hs.mu.Unlock()
 	}
-	return ctx, diags
+	hs.mu.Lock()
+	if hs.scopes == nil {
+		hs.scopes = map[*scope]scopeCtx{}
+	}
+	hs.scopes[sc] = scopeCtx{ctx: ctx, version: version, index: index}
+	hs.mu.Unlock()
+	return ctx, nil
 }
 
 // scopeReadsResults reports whether the inputs or locals of sc or of an enclosing component
