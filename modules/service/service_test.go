@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -247,6 +248,62 @@ func TestOrderedHAStart(t *testing.T) {
 	}
 	if c, _ := (StartModule{}).Check(context.Background(), h2, a2); c.Action != engine.ActionRun {
 		t.Fatalf("an2 still running after undo: %+v", c)
+	}
+}
+
+// TestPassiveSurvivesLockGoneMidCheck: the active member's lock may vanish (its node shutting
+// down) between a passive node's look at it and its stat of the heartbeat. The passive node must
+// take over, not die without a word. A stat wrapper on the node's PATH removes the lock just
+// before the first such stat once the test arms it, so the race is hit every time.
+func TestPassiveSurvivesLockGoneMidCheck(t *testing.T) {
+	realStat, err := exec.LookPath("stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cluster, wrap := t.TempDir(), t.TempDir()
+	armed := filepath.Join(wrap, "armed")
+	// The stat the node runs: once armed, the lock goes just before its heartbeat is looked at.
+	wrapper := "#!/bin/sh\nfor a; do\n  case \"$a\" in */cep-active/heartbeat)\n    rm " + conn.Quote(armed) +
+		" 2>/dev/null && rm -rf -- \"${a%/heartbeat}\" ;;\n  esac\ndone\nexec " + conn.Quote(realStat) + " \"$@\"\n"
+	if err := os.WriteFile(filepath.Join(wrap, "stat"), []byte(wrapper), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// Another node holds the lock, fresh for as long as the test runs.
+	lock := filepath.Join(cluster, "lockrace", "cep-active")
+	if err := os.MkdirAll(lock, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string]string{"owner": "00000000-0000-0000-0000-000000000001\n", "heartbeat": ""} {
+		if err := os.WriteFile(filepath.Join(lock, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := newNode(t, nodeConfig{ip: "10.250.6.11", members: []string{"10.250.6.11"}, domain: "lockrace"})
+	h := engine.NewHost("an2", local.New(), "run1", t.TempDir(), nil)
+	a := carbon(n, cluster, map[string]cty.Value{"env": cty.MapVal(map[string]cty.Value{
+		"JAVA_HOME":           cty.StringVal("/usr/lib/jvm/standin"),
+		"STANDIN_CLUSTER_DIR": cty.StringVal(cluster),
+		"STANDIN_STALE":       cty.StringVal("3600"),
+		"PATH":                cty.StringVal(wrap + ":" + os.Getenv("PATH")),
+	})})
+	stopOnCleanup(t, h, a)
+	s := apply(t, StartModule{}, h, a)
+	if _, err := wait(h, n, s.Result.GetAttr("log_cursor"), []string{`Became CEP HA Passive Member`, `Starting polling event receivers`}, failLines[:6], nil); err != nil {
+		t.Fatal(err)
+	}
+
+	cur := cursorNow(t, h, n)
+	if err := os.WriteFile(armed, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wait(h, n, cty.StringVal(cur), []string{`Became CEP HA Active Member`}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(armed); !os.IsNotExist(err) {
+		t.Fatalf("the lock was not removed mid-check (armed: %v)", err)
+	}
+	if c, err := (StartModule{}).Check(context.Background(), h.Planning(), a); err != nil || c.Action != engine.ActionNone {
+		t.Fatalf("the node is not running after taking over: %+v, %v", c, err)
 	}
 }
 

@@ -284,8 +284,11 @@ prop() {
 }
 uuid() { cat /proc/sys/kernel/random/uuid; }
 now() { date +%s; }
-# fresh FILE: the file exists and was touched within STALE seconds.
-fresh() { [ -e "$1" ] && [ $(( $(now) - $(stat -c %Y "$1") )) -le "$STALE" ]; }
+# fresh FILE: the file exists and was touched within STALE seconds. A peer may remove it at any
+# moment (the active member's lock at its shutdown), so its mtime is read once and a file gone by
+# then is not fresh: an empty operand in $((...)) is an expansion error, which ends this shell at
+# once and without a word (the node would simply vanish).
+fresh() { mtime=$(stat -c %Y -- "$1" 2>/dev/null) && [ $(( $(now) - mtime )) -le "$STALE" ]; }
 # invalid_ha_host: the host names HAManager rejects for eventSync and management.
 invalid_ha_host() { case "$1" in ""|0.0.0.0|localhost|127.0.0.1|::1) return 0 ;; esac; return 1; }
 # loopback_member: localMemberHost left at a loopback address (the shipped 127.0.0.1).
