@@ -533,7 +533,7 @@ if [ "$MODE" = HA ]; then
     else
       log ERROR $HA_MANAGER "Cannot start CEP HA Snapshot Server on port ${MGMT_PORT:-10005}"
     fi
-    if { mkdir "$CL/cep-active" 2>/dev/null || { ! fresh "$CL/cep-active/heartbeat" && rm -rf "$CL/cep-active" && mkdir "$CL/cep-active" 2>/dev/null; }; }; then
+    if { mkdir "$CL/cep-active" 2>/dev/null || { ! fresh "$CL/cep-active/heartbeat" && ! fresh "$CL/cep-active" && rm -rf "$CL/cep-active" && mkdir "$CL/cep-active" 2>/dev/null; }; }; then
       echo "$MY_UUID" > "$CL/cep-active/owner"
       touch "$CL/cep-active/heartbeat"
       ACTIVE=true
@@ -635,7 +635,7 @@ while :; do
   if $ACTIVE; then
     touch "$CL/cep-active/heartbeat"
   elif $PASSIVE; then
-    if { mkdir "$CL/cep-active" 2>/dev/null || { ! fresh "$CL/cep-active/heartbeat" && rm -rf "$CL/cep-active" && mkdir "$CL/cep-active" 2>/dev/null; }; }; then
+    if { mkdir "$CL/cep-active" 2>/dev/null || { ! fresh "$CL/cep-active/heartbeat" && ! fresh "$CL/cep-active" && rm -rf "$CL/cep-active" && mkdir "$CL/cep-active" 2>/dev/null; }; }; then
       echo "$MY_UUID" > "$CL/cep-active/owner"
       touch "$CL/cep-active/heartbeat"
       ACTIVE=true
