@@ -22,9 +22,9 @@ type FileWriter interface {
 // instead of making it; the held writes are made together, in order, with conn.WriteFiles, when
 // flushed: before any other operation on the connection that may see them, and at the barriers
 // the runner sets (before a task of another kind on any host, and at the end of a play's batch
-// of hosts). A path written twice is written twice, so the second change's backup holds the
-// first change's bytes, as the undo records expect.
-// Each change whose writes are held is journaled as done, or failed, only once they are made.
+// of hosts). A path written twice keeps both writes: the connection makes them so that the
+// second change's backup holds the first change's bytes, as its undo record expects. Each
+// change whose writes are held is journaled as done, or failed, only once they are made.
 type writeBehind struct {
 	conn.Conn
 	mu      sync.Mutex
