@@ -383,6 +383,18 @@ func (r *runner) barrier(ctx context.Context, open bool) {
 	p.Wait()
 }
 
+// fail marks the task failed on the host and, unless its errors are ignored, the host failed.
+func (r *runner) fail(t *Task, hs *hostState, playHosts []*hostState, e *Entry, err error) {
+	e.Status = StatusFailed
+	e.Error = r.cfg.Redactor.Redact(errorText(err))
+	if r.ignoreErrors(t, hs, playHosts) {
+		e.Reason = "error ignored"
+		return
+	}
+	hs.failed = err
+	r.addErr(fmt.Errorf("%s: %s: %s", hs.inv.Name, t.ID, e.Error))
+}
+
 // heldDone ends a change whose writes were held, once they are made or failed: the journal's
 // done record, the entry's status and the task's end event.
 func (r *runner) heldDone(t *Task, hs *hostState, playHosts []*hostState, rec Record, e *Entry, err error) {
@@ -392,14 +404,7 @@ func (r *runner) heldDone(t *Task, hs *hostState, playHosts []*hostState, rec Re
 		}
 	}
 	if err != nil {
-		e.Status = StatusFailed
-		e.Error = r.cfg.Redactor.Redact(errorText(err))
-		if r.ignoreErrors(t, hs, playHosts) {
-			e.Reason = "error ignored"
-		} else {
-			hs.failed = err
-			r.addErr(fmt.Errorf("%s: %s: %s", hs.inv.Name, t.ID, e.Error))
-		}
+		r.fail(t, hs, playHosts, e, err)
 		hs.setStatus(t, e.Status)
 	}
 	e.held = false
@@ -736,14 +741,7 @@ func (r *runner) runOnHost(ctx context.Context, pi int, t *Task, hs *hostState, 
 	}
 	err := r.executeSafely(ctx, t, hs, playHosts, e)
 	if err != nil {
-		e.Status = StatusFailed
-		e.Error = r.cfg.Redactor.Redact(errorText(err))
-		if r.ignoreErrors(t, hs, playHosts) {
-			e.Reason = "error ignored"
-		} else {
-			hs.failed = err
-			r.addErr(fmt.Errorf("%s: %s: %s", hs.inv.Name, t.ID, e.Error))
-		}
+		r.fail(t, hs, playHosts, e, err)
 	}
 	hs.setStatus(t, e.Status)
 	r.record(e)
