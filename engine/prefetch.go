@@ -206,7 +206,8 @@ func (l *limited) Write(p []byte) (int, error) {
 }
 
 // forget drops what was read ahead that a change may have altered: the paths of its effects,
-// anything below them and their parents (a missing directory a change creates), or everything
+// anything below them and, unless the effect is a file written (whose directory exists and keeps
+// its type, mode and owner), their parents (a missing directory a change creates); everything
 // when its effects are not declared (a command, a start).
 func (h *Host) forget(effects []Effect) {
 	if len(effects) == 0 {
@@ -216,14 +217,19 @@ func (h *Host) forget(effects []Effect) {
 		clear(h.triedStats)
 		return
 	}
-	eps := make([]string, len(effects))
-	for i, e := range effects {
-		eps[i] = path.Clean(e.Path)
+	var eps, files []string
+	for _, e := range effects {
+		if e.Kind == EffectFile {
+			files = append(files, path.Clean(e.Path))
+		} else {
+			eps = append(eps, path.Clean(e.Path))
+		}
 	}
-	maps.DeleteFunc(h.prefetched, func(p string, _ prefetchedFile) bool { return affected(p, eps) })
-	maps.DeleteFunc(h.statted, func(p string, _ stattedPath) bool { return affected(p, eps) })
-	maps.DeleteFunc(h.triedFiles, func(p string, _ bool) bool { return affected(p, eps) })
-	maps.DeleteFunc(h.triedStats, func(p string, _ bool) bool { return affected(p, eps) })
+	gone := func(p string) bool { return affected(p, eps) || below(p, files) }
+	maps.DeleteFunc(h.prefetched, func(p string, _ prefetchedFile) bool { return gone(p) })
+	maps.DeleteFunc(h.statted, func(p string, _ stattedPath) bool { return gone(p) })
+	maps.DeleteFunc(h.triedFiles, func(p string, _ bool) bool { return gone(p) })
+	maps.DeleteFunc(h.triedStats, func(p string, _ bool) bool { return gone(p) })
 }
 
 // remember keeps, after a change was applied, the files it wrote that later tasks of the play
@@ -240,6 +246,17 @@ func (h *Host) remember(effects []Effect) {
 			UID: e.UID, GID: e.GID, Size: int64(len(e.Data)), SHA256: SHA256(e.Data),
 		}}
 	}
+}
+
+// below reports whether p is one of the (clean) paths or below one.
+func below(p string, paths []string) bool {
+	cp := path.Clean(p)
+	for _, ep := range paths {
+		if cp == ep || strings.HasPrefix(cp, ep+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // affected reports whether a change of the (clean) effect paths may alter what is at p.

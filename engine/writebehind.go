@@ -169,8 +169,9 @@ func (w *writeBehind) ReadFile(ctx context.Context, p string, become bool) (conn
 	return w.Conn.ReadFile(ctx, p, become)
 }
 
-// touches reports whether a held write (its file or its backup) is at, below or above one of
-// the paths. Paths are compared as spelled, cleaned: a relative path (from the login
+// touches reports whether a held write (its file or its backup) is at or above one of the
+// paths: what a stat or a read of a directory above it reports (its type, mode and owner) does
+// not change. Paths are compared as spelled, cleaned: a relative path (from the login
 // directory, as the default state directory is) is taken to name no absolute path that tasks
 // read; isaplay's own readers of backups (restore, drift checks) run commands, which always
 // make the held writes first.
@@ -188,7 +189,7 @@ func (w *writeBehind) touches(paths ...string) bool {
 		}
 	}
 	for _, p := range paths {
-		if affected(p, held) {
+		if below(p, held) {
 			return true
 		}
 	}

@@ -18,8 +18,12 @@ import (
 )
 
 // heldFile is a test file module (an engine.FileWriter): it replaces path with content, keeping
-// a backup, as xml_patch does.
+// a backup, as xml_patch does; like jar_copy, its Check also stats the file's directory.
 type heldFile struct{}
+
+func (heldFile) StatPaths(a *engine.Args) []engine.StatPath {
+	return []engine.StatPath{{Path: filepath.Dir(a.String("path"))}}
+}
 
 func (heldFile) Schema() engine.Schema {
 	return engine.Schema{Description: "Test module: replaces a file through Host.WriteFile only.",
@@ -31,6 +35,9 @@ func (heldFile) Schema() engine.Schema {
 
 func (heldFile) Check(ctx context.Context, h *engine.Host, a *engine.Args) (*engine.Change, error) {
 	p, data := a.String("path"), []byte(a.String("content"))
+	if dir, err := h.Stat(ctx, []string{filepath.Dir(p)}, false); err != nil || dir[0].Type != conn.TypeDir {
+		return nil, fmt.Errorf("directory of %s: %v %v", p, dir, err)
+	}
 	fi, old, err := h.ReadFile(ctx, p)
 	if err != nil {
 		return nil, err
