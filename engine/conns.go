@@ -55,9 +55,9 @@ func (c counting) WriteFile(ctx context.Context, p string, data []byte, opts con
 func (c counting) WriteFiles(ctx context.Context, writes []conn.FileWrite) ([]bool, error) {
 	if _, ok := c.Conn.(conn.BatchWriter); ok {
 		c.n.Add(1)
-		return conn.WriteFiles(ctx, c.Conn, writes)
+	} else {
+		c.n.Add(int64(len(writes)))
 	}
-	c.n.Add(int64(len(writes)))
 	return conn.WriteFiles(ctx, c.Conn, writes)
 }
 

@@ -49,12 +49,9 @@ type Entry struct {
 	Digest string `json:"digest,omitempty"`
 
 	playIdx, taskIdx, hostIdx int
-	// started is when the task began on the host; held is set while its writes are held (see
-	// writeBehind), so that its end is reported once they are made, with ownTime, the time it
-	// took until then.
-	started time.Time
-	held    bool
-	ownTime time.Duration
+	// held, when not zero, says the task's writes are held (see writeBehind): its end is
+	// reported once they are made, with held, the time the task itself took.
+	held time.Duration
 }
 
 // Summary counts entries by status.

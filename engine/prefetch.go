@@ -259,11 +259,15 @@ func below(p string, paths []string) bool {
 	return false
 }
 
-// affected reports whether a change of the (clean) effect paths may alter what is at p.
+// affected reports whether a change of the (clean) effect paths may alter what is at p: p is one
+// of them, below one, above one (a directory a change creates), or the root.
 func affected(p string, effects []string) bool {
 	cp := path.Clean(p)
+	if cp == "/" || below(cp, effects) {
+		return true
+	}
 	for _, ep := range effects {
-		if cp == ep || strings.HasPrefix(cp, ep+"/") || strings.HasPrefix(ep, cp+"/") || cp == "/" {
+		if strings.HasPrefix(ep, cp+"/") {
 			return true
 		}
 	}

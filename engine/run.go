@@ -366,19 +366,18 @@ done:
 	return r.plan, nil
 }
 
-// barrier makes every host's held writes and then lets file tasks hold theirs (open) or not.
+// barrier makes the writes every host holds (in parallel) and then lets file tasks hold theirs
+// (open) or not.
 func (r *runner) barrier(ctx context.Context, open bool) {
 	p := pool.New().WithMaxGoroutines(r.cfg.Forks)
 	for _, hs := range r.hosts {
 		if hs.writes == nil {
 			continue
 		}
-		p.Go(func() {
-			if !open {
-				hs.writes.flush(ctx) // each held change reports its own outcome
-			}
-			hs.writes.setOpen(open)
-		})
+		hs.writes.setOpen(open)
+		if !open && hs.writes.holding() {
+			p.Go(func() { hs.writes.flush(ctx) }) // each held change reports its own outcome
+		}
 	}
 	p.Wait()
 }
@@ -407,8 +406,7 @@ func (r *runner) heldDone(t *Task, hs *hostState, playHosts []*hostState, rec Re
 		r.fail(t, hs, playHosts, e, err)
 		hs.setStatus(t, e.Status)
 	}
-	e.held = false
-	r.event(Event{Kind: "task_done", Play: t.Play.Name, Task: t.Name, Host: hs.inv.Name, Status: e.Status, Elapsed: e.ownTime, Err: err})
+	r.event(Event{Kind: "task_done", Play: t.Play.Name, Task: t.Name, Host: hs.inv.Name, Status: e.Status, Elapsed: e.held, Err: err})
 }
 
 func (r *runner) addErr(err error) {
@@ -714,7 +712,7 @@ func (r *runner) connect(ctx context.Context, hs *hostState) error {
 		if hs.connErr == nil {
 			if r.apply {
 				flushes := 0
-				hs.writes = newWriteBehind(c, func(n int, d time.Duration, err error) {
+				hs.writes = newWriteBehind(c, func(d time.Duration, err error) {
 					flushes++
 					r.event(Event{Kind: "write", Play: r.playName, Host: hs.inv.Name, Task: fmt.Sprintf("file writes #%d", flushes), Elapsed: d, Err: err})
 				})
@@ -733,7 +731,7 @@ func (r *runner) connect(ctx context.Context, hs *hostState) error {
 
 func (r *runner) runOnHost(ctx context.Context, pi int, t *Task, hs *hostState, playHosts []*hostState) {
 	start := time.Now()
-	e := &Entry{Play: t.Play.Name, Task: t.Name, Module: t.Module, Host: hs.inv.Name, playIdx: pi, taskIdx: t.Index, hostIdx: hs.idx, started: start}
+	e := &Entry{Play: t.Play.Name, Task: t.Name, Module: t.Module, Host: hs.inv.Name, playIdx: pi, taskIdx: t.Index, hostIdx: hs.idx}
 	r.event(Event{Kind: "task_start", Play: t.Play.Name, Task: t.Name, Host: hs.inv.Name})
 	if hs.aheadPlay != t.Play && r.mode != modeValidate {
 		hs.aheadPlay = t.Play
@@ -745,7 +743,8 @@ func (r *runner) runOnHost(ctx context.Context, pi int, t *Task, hs *hostState, 
 	}
 	hs.setStatus(t, e.Status)
 	r.record(e)
-	if e.held {
+	if e.held > 0 {
+		e.held = time.Since(start)
 		return // its end is reported once its writes are made (heldDone)
 	}
 	r.event(Event{Kind: "task_done", Play: t.Play.Name, Task: t.Name, Host: hs.inv.Name, Status: e.Status, Elapsed: time.Since(start), Err: err})
@@ -1049,7 +1048,7 @@ func (r *runner) execute(ctx context.Context, t *Task, hs *hostState, playHosts 
 			hs.writes.drop(mark)
 		} else if hs.writes.hold(mark, func(err error) { r.heldDone(t, hs, playHosts, rec, e, err) }) {
 			// Journaled as done once the writes are made, at the next barrier.
-			e.Status, e.held, e.ownTime = StatusChange, true, time.Since(e.started)
+			e.Status, e.held = StatusChange, 1 // runOnHost sets the time it took
 			r.register(t, hs, common.register, resultOf(c, true))
 			return nil
 		}

@@ -32,8 +32,8 @@ type writeBehind struct {
 	gen     int // counts flushes
 	writes  []conn.FileWrite
 	changes []heldChange
-	// made reports each flush: the writes made, how long it took and its error.
-	made func(n int, d time.Duration, err error)
+	// made reports each flush: how long it took and its error.
+	made func(d time.Duration, err error)
 }
 
 // heldChange is an applied change whose writes, from first to end-1, are held.
@@ -42,7 +42,7 @@ type heldChange struct {
 	done       func(err error)
 }
 
-func newWriteBehind(c conn.Conn, made func(n int, d time.Duration, err error)) *writeBehind {
+func newWriteBehind(c conn.Conn, made func(d time.Duration, err error)) *writeBehind {
 	return &writeBehind{Conn: c, made: made}
 }
 
@@ -51,6 +51,13 @@ func (w *writeBehind) setOpen(open bool) {
 	w.mu.Lock()
 	w.open = open
 	w.mu.Unlock()
+}
+
+// holding reports whether writes are held.
+func (w *writeBehind) holding() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.writes) > 0
 }
 
 // writeMark is where the held writes stood before an Apply.
@@ -105,7 +112,7 @@ func (w *writeBehind) flush(ctx context.Context) error {
 	start := time.Now()
 	made, err := conn.WriteFiles(ctx, w.Conn, writes)
 	if w.made != nil {
-		w.made(len(writes), time.Since(start), err)
+		w.made(time.Since(start), err)
 	}
 	for _, c := range changes {
 		var cerr error
