@@ -275,8 +275,7 @@ func batchScript(writes []conn.FileWrite, root bool) (string, []byte, error) {
 		if w.Opts.SHA256 == "" {
 			continue
 		}
-		s = append(s, "_s=$(sha256sum < "+q(t.staged)+") && { [ \"${_s%% *}\" = "+q(w.Opts.SHA256)+" ] || "+
-			"{ printf '%s\\n' "+q("write "+w.Path+": sha256 of the uploaded file is ")+"\"${_s%% *}, want \""+q(w.Opts.SHA256)+" >&2; false; }; }")
+		s = append(s, checkSHA256(q(t.staged), w.Opts.SHA256, "write "+w.Path+": "))
 	}
 	s = append(s, conn.Join(append([]string{"sync", "--"}, staged...)...))
 
