@@ -115,6 +115,18 @@ func duration(args *engine.Args, name, def string) (time.Duration, error) {
 	return d, nil
 }
 
+// optRegexp compiles the regular expression argument name, or returns nil when it is absent.
+func optRegexp(args *engine.Args, name string) (*regexp.Regexp, error) {
+	if !args.Has(name) {
+		return nil, nil
+	}
+	re, err := regexp.Compile(args.String(name))
+	if err != nil {
+		return nil, args.Errorf(name, "%s %q does not compile: %v", name, args.String(name), err)
+	}
+	return re, nil
+}
+
 func decode(args *engine.Args) (*spec, error) {
 	s := &spec{url: args.String("url"), method: strings.ToUpper(args.String("method")), body: args.String("body"), headers: args.StringMap("headers"),
 		user: args.String("user"), password: args.String("password"), hasAuth: args.Has("user"), status: args.Int("status", 200),
@@ -133,17 +145,12 @@ func decode(args *engine.Args) (*spec, error) {
 	default:
 		return nil, args.Errorf("from", "from must be \"host\" or \"controller\", not %q", args.String("from"))
 	}
-	if re := args.String("body_regex"); args.Has("body_regex") {
-		var err error
-		if s.bodyRe, err = regexp.Compile(re); err != nil {
-			return nil, args.Errorf("body_regex", "body_regex %q does not compile: %v", re, err)
-		}
+	var err error
+	if s.bodyRe, err = optRegexp(args, "body_regex"); err != nil {
+		return nil, err
 	}
-	if re := args.String("body_not_regex"); args.Has("body_not_regex") {
-		var err error
-		if s.bodyNotRe, err = regexp.Compile(re); err != nil {
-			return nil, args.Errorf("body_not_regex", "body_not_regex %q does not compile: %v", re, err)
-		}
+	if s.bodyNotRe, err = optRegexp(args, "body_not_regex"); err != nil {
+		return nil, err
 	}
 	if v := args.Value("fail_status"); args.Has("fail_status") && v.IsWhollyKnown() && v.CanIterateElements() {
 		s.failStatus = map[int]bool{}
@@ -164,7 +171,6 @@ func decode(args *engine.Args) (*spec, error) {
 		}
 	}
 	if args.Has("json_path") {
-		var err error
 		s.pathText = args.String("json_path")
 		if s.path, err = parsePath(s.pathText); err != nil {
 			return nil, args.Errorf("json_path", "%v", err)
@@ -172,7 +178,6 @@ func decode(args *engine.Args) (*spec, error) {
 	} else if s.hasValue {
 		return nil, args.Errorf("json_value", "json_value needs json_path")
 	}
-	var err error
 	if s.interval, err = duration(args, "interval", "2s"); err != nil {
 		return nil, err
 	}

@@ -9,13 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/isaplay/isaplay/engine"
-	"github.com/isaplay/isaplay/inventory"
-	"github.com/isaplay/isaplay/inventory/conn"
 	"github.com/isaplay/isaplay/inventory/local"
-	"github.com/isaplay/isaplay/modules/httpcheck"
-	"github.com/isaplay/isaplay/modules/waitlog"
 )
 
 // failoverPlaybook starts the nodes one by one, reads their CEP HA roles (G7) and runs the
@@ -85,42 +80,11 @@ func TestPlaybookFailoverThreeNodes(t *testing.T) {
 		stopOnCleanup(t, engine.NewHost("x", local.New(), "run1", t.TempDir(), nil), carbon(n, cluster, nil))
 		nodes = append(nodes, n)
 	}
-	dir := t.TempDir()
-	var inv strings.Builder
-	for i, n := range nodes {
-		fmt.Fprintf(&inv, "host \"an%d\" {\n  connection = \"local\"\n  groups = [\"analytics\"]\n  state_dir = %q\n  vars = { ip = %q, home = %q }\n}\n",
-			i+1, filepath.Join(dir, fmt.Sprintf("state-%d", i)), ips[i], n.home)
-	}
 	lib, err := filepath.Abs(filepath.Join(repoRoot(t), "playbooks/lib/analytics-failover.hcl"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, body := range map[string]string{"hosts.hcl": inv.String(), "pb.hcl": fmt.Sprintf(failoverPlaybook, lib)} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	reg := registry()
-	reg.Register(waitlog.NameCursor, waitlog.CursorModule{})
-	reg.Register(httpcheck.Name, httpcheck.Module{})
-	p := hclparse.NewParser()
-	pb, diags := engine.LoadPlaybook(p, filepath.Join(dir, "pb.hcl"), reg)
-	if diags.HasErrors() {
-		t.Fatalf("load: %s", diags)
-	}
-	in, diags := inventory.Load(p, filepath.Join(dir, "hosts.hcl"))
-	if diags.HasErrors() {
-		t.Fatalf("inventory: %s", diags)
-	}
-	red := engine.NewRedactor()
-	vars, diags := engine.ResolveVariables(p, pb, engine.VarInputs{Env: []string{}, Flags: []string{"cluster_dir=" + cluster}}, red)
-	if diags.HasErrors() {
-		t.Fatalf("vars: %s", diags)
-	}
-	config := func() engine.Config {
-		return engine.Config{Playbook: pb, Inventory: in, Registry: reg, Vars: vars, Redactor: red, RunID: "run1",
-			Conns: engine.NewConns(func(context.Context, *inventory.Host) (conn.Conn, error) { return local.New(), nil })}
-	}
+	config := loadPlaybook(t, nodes, ips, cluster, fmt.Sprintf(failoverPlaybook, lib))
 	ctx := context.Background()
 
 	plan, err := engine.PlanRun(ctx, config())

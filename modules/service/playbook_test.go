@@ -15,6 +15,7 @@ import (
 	"github.com/isaplay/isaplay/inventory/local"
 	"github.com/isaplay/isaplay/modules/assert"
 	"github.com/isaplay/isaplay/modules/command"
+	"github.com/isaplay/isaplay/modules/httpcheck"
 	"github.com/isaplay/isaplay/modules/logcompare"
 	"github.com/isaplay/isaplay/modules/waitlog"
 )
@@ -92,13 +93,17 @@ func registry() *engine.Registry {
 	r.Register(NameStart, StartModule{})
 	r.Register(NameStop, StopModule{})
 	r.Register(waitlog.Name, waitlog.Module{})
+	r.Register(waitlog.NameCursor, waitlog.CursorModule{})
+	r.Register(httpcheck.Name, httpcheck.Module{})
 	r.Register(logcompare.Name, logcompare.Module{})
 	r.Register(assert.Name, assert.Module{})
 	r.Register(command.Name, command.Module{})
 	return r
 }
 
-func loadPlaybook(t *testing.T, nodes []node, ips []string, cluster string) func() engine.Config {
+// loadPlaybook writes playbook (with its variable cluster_dir set to cluster) and an inventory
+// of the nodes, group analytics, as an1, an2, ... over local connections, and loads both.
+func loadPlaybook(t *testing.T, nodes []node, ips []string, cluster, playbook string) func() engine.Config {
 	t.Helper()
 	dir := t.TempDir()
 	var inv strings.Builder
@@ -109,11 +114,12 @@ func loadPlaybook(t *testing.T, nodes []node, ips []string, cluster string) func
 	if err := os.WriteFile(filepath.Join(dir, "hosts.hcl"), []byte(inv.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "pb.hcl"), []byte(phaseE), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "pb.hcl"), []byte(playbook), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	p := hclparse.NewParser()
-	pb, diags := engine.LoadPlaybook(p, filepath.Join(dir, "pb.hcl"), registry())
+	reg := registry()
+	pb, diags := engine.LoadPlaybook(p, filepath.Join(dir, "pb.hcl"), reg)
 	if diags.HasErrors() {
 		t.Fatalf("load: %s", diags)
 	}
@@ -127,7 +133,7 @@ func loadPlaybook(t *testing.T, nodes []node, ips []string, cluster string) func
 		t.Fatalf("vars: %s", diags)
 	}
 	return func() engine.Config {
-		return engine.Config{Playbook: pb, Inventory: in, Registry: registry(), Vars: vars, Redactor: red, RunID: "run1",
+		return engine.Config{Playbook: pb, Inventory: in, Registry: reg, Vars: vars, Redactor: red, RunID: "run1",
 			Conns: engine.NewConns(func(context.Context, *inventory.Host) (conn.Conn, error) { return local.New(), nil })}
 	}
 }
@@ -154,7 +160,7 @@ func TestPlaybookPhaseE(t *testing.T) {
 		h := engine.NewHost("x", local.New(), "run1", t.TempDir(), nil)
 		stopOnCleanup(t, h, carbon(n, cluster, nil))
 	}
-	config := loadPlaybook(t, nodes, ips, cluster)
+	config := loadPlaybook(t, nodes, ips, cluster, phaseE)
 	ctx := context.Background()
 
 	plan, err := engine.PlanRun(ctx, config())
@@ -245,7 +251,7 @@ func TestPlaybookClonedNodeIDFails(t *testing.T) {
 		h := engine.NewHost("x", local.New(), "run1", t.TempDir(), nil)
 		stopOnCleanup(t, h, carbon(n, cluster, nil))
 	}
-	config := loadPlaybook(t, nodes, ips, cluster)
+	config := loadPlaybook(t, nodes, ips, cluster, phaseE)
 	applied, err := engine.ApplyRun(context.Background(), config())
 	if err == nil {
 		t.Fatalf("apply succeeded with cloned node IDs:\n%s", render(t, applied))

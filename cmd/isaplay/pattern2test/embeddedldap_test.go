@@ -3,7 +3,6 @@ package pattern2test
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -53,14 +52,7 @@ play "is" {
 		if args[0] == "plan" || args[0] == "apply" {
 			args = append(args, pb, "-i", c.Inventory)
 		}
-		cmd := exec.Command(isaplayBin, args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "ISAPLAY_STATE_DIR="+filepath.Join(dir, "state"))
-		out, err := cmd.CombinedOutput()
-		if (err != nil) != wantErr {
-			t.Fatalf("isaplay %s: error %v, want error %v\n%s", strings.Join(args, " "), err, wantErr, out)
-		}
-		return string(out)
+		return isaplayIn(t, dir, wantErr, args...)
 	}
 
 	// The pack has no embedded-ldap.xml: a clear plan failure, nothing touched.

@@ -196,6 +196,20 @@ func refused(addr string) error {
 	return fmt.Errorf("%s still accepts connections", addr)
 }
 
+// isaplayIn runs isaplay with args in dir, its state under dir/state, and fails the test unless
+// it fails exactly when wantErr. It returns the combined output.
+func isaplayIn(t *testing.T, dir string, wantErr bool, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(isaplayBin, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "ISAPLAY_STATE_DIR="+filepath.Join(dir, "state"))
+	out, err := cmd.CombinedOutput()
+	if (err != nil) != wantErr {
+		t.Fatalf("isaplay %s: error %v, want error %v\n%s", strings.Join(args, " "), err, wantErr, out)
+	}
+	return string(out)
+}
+
 // TestNginxLBRefusesBadConfig applies playbooks/lib/nginx-lb.hcl to a real sshd node running a
 // real nginx, with files nginx would refuse or never load: the apply fails with nginx's own
 // reason, its rollback removes the file, and nginx, never reloaded with it, still serves nothing.
@@ -242,14 +256,7 @@ play "lb" {
 		for _, v := range vars {
 			args = append(args, "--var", v)
 		}
-		cmd := exec.Command(isaplayBin, args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "ISAPLAY_STATE_DIR="+filepath.Join(dir, "state"))
-		out, err := cmd.CombinedOutput()
-		if (err != nil) != wantErr {
-			t.Fatalf("isaplay %s: error %v, want error %v\n%s", strings.Join(args, " "), err, wantErr, out)
-		}
-		return string(out)
+		return isaplayIn(t, dir, wantErr, args...)
 	}
 	before := snapshot(t, c.NodeRoot(0))
 	for _, bad := range []struct {
