@@ -60,10 +60,12 @@ variable "wait_timeout" {
 }
 
 locals {
-  log      = "${var.home}/repository/logs/wso2carbon.log"
-  active   = [for n, r in var.roles : n if r == "Active"]
-  passive  = [for n, r in var.roles : n if r == "Passive"]
-  stop_reg = "${var.register}_stop"
+  log        = "${var.home}/repository/logs/wso2carbon.log"
+  active     = [for n, r in var.roles : n if r == "Active"]
+  passive    = [for n, r in var.roles : n if r == "Passive"]
+  stop_reg   = "${var.register}_stop"
+  cursor_reg = "${var.register}_cursor"
+  roles_reg  = "${var.register}_roles"
   # Every other member logs that the stopped one left. CEP HA has one passive member, which
   # becomes active; where several nodes are passive they race for it, and the assert at the end
   # (after the stopped node rejoined as passive, which it can only do once one of them is
@@ -87,7 +89,7 @@ task "assert" "one active and a passive" {
 task "log_cursor" "before stop" {
   when     = contains(local.passive, host.name)
   path     = local.log
-  register = "${var.register}_cursor"
+  register = local.cursor_reg
 }
 
 task "service_stop" "stop active" {
@@ -110,7 +112,7 @@ task "wait_log" "stopped" {
 task "wait_log" "taken over" {
   when          = contains(local.passive, host.name)
   path          = local.log
-  from          = result["${var.register}_cursor"].log_cursor
+  from          = result[local.cursor_reg].log_cursor
   patterns      = local.takeover
   fail_patterns = var.fail_patterns
   tolerate      = var.tolerate
@@ -142,11 +144,11 @@ include "rejoin" {
 task "log_compare" "roles after" {
   path     = local.log
   regex    = "Became CEP HA (Active|Passive|Backup) Member"
-  register = "${var.register}_roles"
+  register = local.roles_reg
 }
 
 task "assert" "another node active" {
   run_once  = true
-  condition = length([for n, r in results["${var.register}_roles"] : n if r.value == "Active" && !contains(local.active, n)]) == 1 && length([for n in local.active : n if results["${var.register}_roles"][n].value == "Passive"]) == length(local.active)
+  condition = length([for n, r in results[local.roles_reg] : n if r.value == "Active" && !contains(local.active, n)]) == 1 && length([for n in local.active : n if results[local.roles_reg][n].value == "Passive"]) == length(local.active)
   message   = "after the failover exactly one other node must be the CEP HA active member and the stopped node passive again"
 }
