@@ -180,13 +180,22 @@ func keys[V any](m map[string]V) []string {
 // scopeValues computes a component scope's var and local objects for one host, from its inputs
 // evaluated in the caller's context.
 func scopeValues(sc *scope, parentCtx *hcl.EvalContext, fns map[string]function.Function, r *Redactor) (cty.Value, cty.Value, hcl.Diagnostics) {
+	return someScopeValues(sc, nil, nil, func(e hcl.Expression) (cty.Value, hcl.Diagnostics) { return e.Value(parentCtx) }, fns, r)
+}
+
+// someScopeValues computes the variables of a component scope named in vars and the locals named
+// in locals (every one of either when nil), its inputs evaluated by input.
+func someScopeValues(sc *scope, vars, locals map[string]bool, input func(hcl.Expression) (cty.Value, hcl.Diagnostics), fns map[string]function.Function, r *Redactor) (cty.Value, cty.Value, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
-	vars := map[string]cty.Value{}
+	values := map[string]cty.Value{}
 	for _, v := range sc.variables {
+		if vars != nil && !vars[v.Name] {
+			continue
+		}
 		var val cty.Value
 		if a, ok := sc.inputs[v.Name]; ok {
 			var d hcl.Diagnostics
-			val, d = a.Expr.Value(parentCtx)
+			val, d = input(a.Expr)
 			diags = append(diags, d...)
 			if d.HasErrors() {
 				continue
@@ -210,14 +219,65 @@ func scopeValues(sc *scope, parentCtx *hcl.EvalContext, fns map[string]function.
 			addDerivedSecrets(r, conv)
 			conv = conv.Mark(SensitiveMark)
 		}
-		vars[v.Name] = conv
+		values[v.Name] = conv
 	}
-	varObj := objectOf(vars)
+	varObj := objectOf(values)
 	if diags.HasErrors() {
 		return varObj, cty.EmptyObjectVal, diags
 	}
-	locals, d := evalLocalsIn(sc.locals, varObj, fns)
-	return varObj, locals, append(diags, d...)
+	list := sc.locals
+	if locals != nil {
+		list = nil
+		for _, a := range sc.locals {
+			if locals[a.Name] {
+				list = append(list, a)
+			}
+		}
+	}
+	localObj, d := evalLocalsIn(list, varObj, fns)
+	return varObj, localObj, append(diags, d...)
+}
+
+// scopeRefs returns the variables and locals of component scope sc that expr, written in sc,
+// needs (through the locals it reads); ok is false when it also reads anything else (host,
+// results...), which only sc's full context holds.
+func scopeRefs(expr hcl.Expression, sc *scope) (vars, locals map[string]bool, ok bool) {
+	vars, locals = map[string]bool{}, map[string]bool{}
+	byName := map[string]*hcl.Attribute{}
+	for _, a := range sc.locals {
+		byName[a.Name] = a
+	}
+	pending := []hcl.Expression{expr}
+	for len(pending) > 0 {
+		e := pending[0]
+		pending = pending[1:]
+		for _, tr := range e.Variables() {
+			name := ""
+			if len(tr) >= 2 {
+				if at, isAttr := tr[1].(hcl.TraverseAttr); isAttr {
+					name = at.Name
+				}
+			}
+			switch {
+			case name == "":
+				return nil, nil, false
+			case tr.RootName() == "var":
+				vars[name] = true
+			case tr.RootName() == "local":
+				a, declared := byName[name]
+				if !declared {
+					return nil, nil, false
+				}
+				if !locals[name] {
+					locals[name] = true
+					pending = append(pending, a.Expr)
+				}
+			default:
+				return nil, nil, false
+			}
+		}
+	}
+	return vars, locals, true
 }
 
 // secretSources maps each sensitive top-level argument of a task whose expression is exactly a
@@ -241,18 +301,11 @@ func secretSources(t *Task, args *Args) map[string]string {
 // rootVariable follows an expression that is exactly var.NAME up through component inputs to
 // the playbook variable it comes from; "" when it is anything else.
 func rootVariable(expr hcl.Expression, sc *scope) string {
-	tr, diags := hcl.AbsTraversalForExpr(expr)
-	if diags.HasErrors() || len(tr) != 2 || tr.RootName() != "var" {
-		return ""
+	name := varName(expr)
+	if name == "" || sc == nil || sc.parent == nil {
+		return name
 	}
-	at, ok := tr[1].(hcl.TraverseAttr)
-	if !ok {
-		return ""
-	}
-	if sc == nil || sc.parent == nil {
-		return at.Name
-	}
-	in, ok := sc.inputs[at.Name]
+	in, ok := sc.inputs[name]
 	if !ok {
 		return ""
 	}

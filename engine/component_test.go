@@ -152,3 +152,45 @@ task "append_line" "after first" {
 		t.Errorf("the second task did not see the first's result:\n%s", out)
 	}
 }
+
+// A task of an include whose condition is false is skipped without evaluating the component's
+// inputs (here one would fail: the result it reads does not exist), and its register name, made
+// from an input through a local, still records it as skipped for later tasks.
+func TestIncludeOffEvaluatesNoInputs(t *testing.T) {
+	f := newFixtureFiles(t, `
+play "p" {
+  hosts = "app"
+  include "off" {
+    source = "lib/c.hcl"
+    when   = false
+    prefix = "off"
+    path   = result.nothing.path
+  }
+  task "append_line" "after off" {
+    when = result.off_line.skipped
+    path = "${host.vars.root}/after"
+    line = "after"
+  }
+}`, 1, engine.VarInputs{}, map[string]string{
+		"lib/c.hcl": `
+variable "prefix" { type = string }
+variable "path" { type = string }
+locals {
+  reg = "${var.prefix}_line"
+}
+task "append_line" "line" {
+  path     = var.path
+  line     = "x"
+  register = local.reg
+}
+`})
+	out := f.render(t, f.plan(t), false)
+	for _, want := range []string{
+		". p / off / line (append_line): skipped",
+		"+ p / after off (append_line): will change",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan lacks %q:\n%s", want, out)
+		}
+	}
+}

@@ -804,11 +804,11 @@ func (r *runner) evalArgsAhead(t *Task, hs *hostState, playHosts []*hostState) (
 	r.resMu.RLock()
 	version := r.resVersion
 	r.resMu.RUnlock()
-	evalCtx, diags := r.taskContext(t, hs, playHosts)
-	if diags.HasErrors() {
+	if ok, known, diags := r.includeWhen(t, hs, playHosts); !diags.HasErrors() && known && !ok {
 		return nil, false
 	}
-	if ok, known, diags := r.includeWhen(t, hs, playHosts); !diags.HasErrors() && known && !ok {
+	evalCtx, diags := r.taskContext(t, hs, playHosts)
+	if diags.HasErrors() {
 		return nil, false
 	}
 	if common, diags := evalCommon(t, evalCtx); !diags.HasErrors() && !common.whenUnknown && !common.when {
@@ -901,6 +901,28 @@ func (r *runner) ignoreErrors(t *Task, hs *hostState, playHosts []*hostState) bo
 }
 
 func (r *runner) execute(ctx context.Context, t *Task, hs *hostState, playHosts []*hostState, e *Entry) error {
+	if r.mode != modeValidate {
+		// An include's condition is settled first: a task it switches off is never evaluated in
+		// its component's scope, whose inputs may be costly and may only make sense when it is on.
+		whenOK, whenKnown, diags := r.includeWhen(t, hs, playHosts)
+		if diags.HasErrors() {
+			return diags
+		}
+		if !whenKnown || !whenOK {
+			name, diags := r.registerName(t, hs, playHosts)
+			if diags.HasErrors() {
+				return diags
+			}
+			if !whenKnown {
+				e.Status, e.Reason = StatusUnknown, "condition known after apply"
+				r.register(t, hs, name, cty.DynamicVal)
+			} else {
+				e.Status, e.Reason = StatusSkipped, "the include's condition is false"
+				r.register(t, hs, name, skippedResult)
+			}
+			return nil
+		}
+	}
 	evalCtx, diags := r.taskContext(t, hs, playHosts)
 	if diags.HasErrors() {
 		if r.mode == modeValidate {
@@ -917,27 +939,12 @@ func (r *runner) execute(ctx context.Context, t *Task, hs *hostState, playHosts 
 		}
 		return diags
 	}
-	whenOK, whenKnown, diags := r.includeWhen(t, hs, playHosts)
-	if diags.HasErrors() {
-		if r.mode == modeValidate {
+	if r.mode == modeValidate {
+		whenOK, whenKnown, diags := r.includeWhen(t, hs, playHosts)
+		if diags.HasErrors() {
 			r.addDiags(diags)
 			return nil
 		}
-		return diags
-	}
-	if r.mode != modeValidate {
-		if !whenKnown {
-			e.Status, e.Reason = StatusUnknown, "condition known after apply"
-			r.register(t, hs, common.register, cty.DynamicVal)
-			return nil
-		}
-		if !whenOK {
-			e.Status, e.Reason = StatusSkipped, "the include's condition is false"
-			r.register(t, hs, common.register, skippedResult)
-			return nil
-		}
-	}
-	if r.mode == modeValidate {
 		// Arguments are checked on every host where the task may run: a condition known to be
 		// false (an optional part switched off by a null input) skips them.
 		if (!whenOK && whenKnown) || (!common.whenUnknown && !common.when) {
@@ -1304,6 +1311,66 @@ func (r *runner) scopeFunctions(dir string) map[string]function.Function {
 		r.fnByDir[dir] = fns
 	}
 	return fns
+}
+
+// registerName evaluates t's register name on hs, in its component's scope only when it has to:
+// see valueIn.
+func (r *runner) registerName(t *Task, hs *hostState, playHosts []*hostState) (string, hcl.Diagnostics) {
+	a, ok := t.common["register"]
+	if !ok {
+		return "", nil
+	}
+	v, diags := r.valueIn(a.Expr, t.scope, hs, playHosts)
+	if diags.HasErrors() {
+		return "", diags
+	}
+	v, _ = v.UnmarkDeep()
+	v, err := convert.Convert(v, cty.String)
+	if err != nil {
+		return "", hcl.Diagnostics{errAt(a.Expr.Range(), "Invalid register name", fmt.Sprintf("A register name must be a string: %s.", err))}
+	}
+	if v.IsNull() || !v.IsKnown() {
+		return "", nil
+	}
+	if !hclIdent(v.AsString()) {
+		return "", hcl.Diagnostics{errAt(a.Expr.Range(), "Invalid register name", "A register name must be an identifier such as spark_status.")}
+	}
+	return v.AsString(), nil
+}
+
+// valueIn evaluates expr, written in scope sc, on hs. In a component, an expression that reads
+// only its variables and locals is evaluated from those alone, each input evaluated the same way
+// in the caller, so that a value passed down (a register name) does not cost the evaluation of
+// the component's other inputs. Anything else is evaluated in sc's full context.
+func (r *runner) valueIn(expr hcl.Expression, sc *scope, hs *hostState, playHosts []*hostState) (cty.Value, hcl.Diagnostics) {
+	if sc != nil && sc.parent != nil {
+		if vars, locals, ok := scopeRefs(expr, sc); ok {
+			fns := r.scopeFunctions(sc.dir)
+			input := func(e hcl.Expression) (cty.Value, hcl.Diagnostics) { return r.valueIn(e, sc.parent, hs, playHosts) }
+			varObj, localObj, diags := someScopeValues(sc, vars, locals, input, fns, r.cfg.Redactor)
+			if diags.HasErrors() {
+				return cty.NilVal, diags
+			}
+			return expr.Value(&hcl.EvalContext{Variables: map[string]cty.Value{"var": varObj, "local": localObj}, Functions: fns})
+		}
+	}
+	ctx, diags := r.scopeContext(sc, hs, playHosts)
+	if diags.HasErrors() {
+		return cty.NilVal, diags
+	}
+	return expr.Value(ctx)
+}
+
+// varName returns NAME when expr is exactly var.NAME, else "".
+func varName(expr hcl.Expression) string {
+	tr, diags := hcl.AbsTraversalForExpr(expr)
+	if diags.HasErrors() || len(tr) != 2 || tr.RootName() != "var" {
+		return ""
+	}
+	if at, ok := tr[1].(hcl.TraverseAttr); ok {
+		return at.Name
+	}
+	return ""
 }
 
 // includeWhen evaluates the conditions of the includes a task came through.
