@@ -329,9 +329,8 @@ func (r *runner) run(ctx context.Context) (*Plan, error) {
 					r.addErr(err)
 					break
 				}
-				if r.apply && r.taskSelected(t) {
+				if _, files := t.mod.(FileWriter); r.apply && r.taskSelected(t) && (files || !r.runsNowhere(t, batch, playHosts)) {
 					// Held writes are made before a task of another kind runs anywhere.
-					_, files := t.mod.(FileWriter)
 					r.barrier(ctx, files)
 					if r.errs.ErrorOrNil() != nil {
 						goto done
@@ -380,6 +379,40 @@ func (r *runner) barrier(ctx context.Context, open bool) {
 		}
 	}
 	p.Wait()
+}
+
+// runsNowhere reports whether t's conditions are known to be false on every host of the batch
+// (it runs nowhere, so it needs no barrier). They are evaluated as execute will, from the same
+// results.
+func (r *runner) runsNowhere(t *Task, batch, playHosts []*hostState) bool {
+	if _, ok := t.common["hosts"]; ok {
+		return false
+	}
+	for _, hs := range batch {
+		if !r.limited(hs) || hs.failed != nil {
+			continue
+		}
+		ok, known, diags := r.includeWhen(t, hs, playHosts)
+		if diags.HasErrors() || !known {
+			return false
+		}
+		if !ok {
+			continue
+		}
+		a, has := t.common["when"]
+		if !has {
+			return false
+		}
+		v, diags := r.valueIn(a.Expr, t.scope, hs, playHosts)
+		if diags.HasErrors() {
+			return false
+		}
+		v, _ = v.UnmarkDeep()
+		if v, err := convert.Convert(v, cty.Bool); err != nil || v.IsNull() || !v.IsKnown() || v.True() {
+			return false
+		}
+	}
+	return true
 }
 
 // fail marks the task failed on the host and, unless its errors are ignored, the host failed.

@@ -154,6 +154,10 @@ play "p" {
     path    = "${host.vars.root}/c"
     content = "C1"
   }
+  task "shell_run" "nowhere" {
+    when   = host.index > 5
+    script = "cat ${host.vars.root}/c > ${host.vars.root}/seen"
+  }
   task "held_file" "a again" {
     path    = "${host.vars.root}/a"
     content = "A2"
@@ -184,8 +188,9 @@ play "q" {
 }
 
 // The writes of consecutive file tasks reach each host in one batch, made before any other
-// task runs (the command sees them) and at the end of each play; each change is journaled as
-// done only after its batch, and a second write to a file is backed up from the first.
+// task runs (the command sees them; one that runs on no host splits nothing) and at the end of
+// each play; each change is journaled as done only after its batch, and a second write to a
+// file is backed up from the first.
 func TestWriteBehindBatches(t *testing.T) {
 	f, cfg, conns, j := writeBehindFixture(t, "")
 	if _, err := engine.ApplyRun(context.Background(), cfg); err != nil {
