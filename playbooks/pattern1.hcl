@@ -138,6 +138,22 @@ play "identity" {
     jdbc_jar = abspath(var.mysql_jar)
   }
 
+  include "node" {
+    source                = "lib/identity-server.hcl"
+    home                  = var.is_home
+    jdbc                  = local.jdbc
+    db_user               = var.is_db_user
+    db_password           = var.is_db_password
+    cluster_domain        = var.is_cluster_domain
+    member_host           = lookup(host.vars, "ip", host.address)
+    members               = local.is_ips
+    hz_port               = var.hz_port
+    lb_host               = var.lb_host
+    disable_embedded_ldap = var.disable_embedded_ldap
+  }
+
+  # The Carbon and identity schemas, read from the pack on the first node; last in the play: the
+  # files above reach each node in one batch before it, and no node starts before it is loaded.
   include "um schema" {
     source         = "lib/carbon-schema.hcl"
     when           = host.name == local.is_first
@@ -184,20 +200,6 @@ play "identity" {
       database         = "WSO2_IDENTITY_DB"
       script_host_path = "${var.is_home}/dbscripts/consent/mysql.sql"
     }
-  }
-
-  include "node" {
-    source                = "lib/identity-server.hcl"
-    home                  = var.is_home
-    jdbc                  = local.jdbc
-    db_user               = var.is_db_user
-    db_password           = var.is_db_password
-    cluster_domain        = var.is_cluster_domain
-    member_host           = lookup(host.vars, "ip", host.address)
-    members               = local.is_ips
-    hz_port               = var.hz_port
-    lb_host               = var.lb_host
-    disable_embedded_ldap = var.disable_embedded_ldap
   }
 }
 

@@ -304,33 +304,6 @@ play "analytics" {
     ]
   }
 
-  # A3: the Carbon schema (REG_* and UM_*, 40 tables) into userdb and regdb, read from the pack on
-  # the first node, which reaches the database as the Carbon nodes do.
-  include "userdb schema" {
-    source         = "lib/carbon-schema.hcl"
-    when           = host.name == local.an_first
-    home           = var.an_home
-    server_version = values(results.an_db)[0].server_version
-    database       = "userdb"
-    charset        = "latin1"
-    db_host        = var.db_host
-    db_port        = var.db_port
-    login_user     = var.db_admin_user
-    login_password = var.db_admin_password
-  }
-  include "regdb schema" {
-    source         = "lib/carbon-schema.hcl"
-    when           = host.name == local.an_first
-    home           = var.an_home
-    server_version = values(results.an_db)[0].server_version
-    database       = "regdb"
-    charset        = "latin1"
-    db_host        = var.db_host
-    db_port        = var.db_port
-    login_user     = var.db_admin_user
-    login_password = var.db_admin_password
-  }
-
   # C1: user manager and registry datasources.
   include "um datasource" {
     source      = "lib/carbon-datasource.hcl"
@@ -444,6 +417,34 @@ play "analytics" {
     trilead_jar  = var.trilead_jar == null ? null : abspath(var.trilead_jar)
     # The repository matters when the nodes start; a configuration-only run does not ask it.
     check_repository = var.start_servers
+  }
+
+  # A3: the Carbon schema (REG_* and UM_*, 40 tables) into userdb and regdb, read from the pack on
+  # the first node, which reaches the database as the Carbon nodes do. Last in the play: the
+  # files above reach each node in one batch before it, and no node starts before it is loaded.
+  include "userdb schema" {
+    source         = "lib/carbon-schema.hcl"
+    when           = host.name == local.an_first
+    home           = var.an_home
+    server_version = values(results.an_db)[0].server_version
+    database       = "userdb"
+    charset        = "latin1"
+    db_host        = var.db_host
+    db_port        = var.db_port
+    login_user     = var.db_admin_user
+    login_password = var.db_admin_password
+  }
+  include "regdb schema" {
+    source         = "lib/carbon-schema.hcl"
+    when           = host.name == local.an_first
+    home           = var.an_home
+    server_version = values(results.an_db)[0].server_version
+    database       = "regdb"
+    charset        = "latin1"
+    db_host        = var.db_host
+    db_port        = var.db_port
+    login_user     = var.db_admin_user
+    login_password = var.db_admin_password
   }
 }
 
@@ -691,6 +692,26 @@ play "identity" {
     jdbc_jar = abspath(var.mysql_jar)
   }
 
+  include "nodes" {
+    source                = "lib/identity-server.hcl"
+    when                  = local.identity
+    home                  = local.is_home
+    jdbc                  = local.jdbc
+    jdbc_query            = local.jdbc_query
+    db_user               = coalesce(var.is_db_user, "-")
+    db_password           = coalesce(var.is_db_password, "-")
+    cluster_domain        = coalesce(var.is_cluster_domain, "wso2.carbon.domain")
+    member_host           = lookup(host.vars, "ip", host.address)
+    members               = local.is_ips
+    hz_port               = var.hz_port
+    lb_host               = var.lb_host
+    disable_embedded_ldap = var.disable_embedded_ldap
+    analytics_url         = join("|", [for ip in local.an_ips : "tcp://${ip}:${7611 + local.an_offset}"])
+    analytics_user        = var.an_admin_user
+    analytics_secret      = var.admin_password
+  }
+
+  # F1: the IS schemas, read from the pack on the first IS node; last in the play, as A3.
   include "um schema" {
     source         = "lib/carbon-schema.hcl"
     when           = local.identity && host.name == local.is_first
@@ -738,25 +759,6 @@ play "identity" {
       database         = "WSO2_IDENTITY_DB"
       script_host_path = "${local.is_home}/dbscripts/consent/mysql.sql"
     }
-  }
-
-  include "nodes" {
-    source                = "lib/identity-server.hcl"
-    when                  = local.identity
-    home                  = local.is_home
-    jdbc                  = local.jdbc
-    jdbc_query            = local.jdbc_query
-    db_user               = coalesce(var.is_db_user, "-")
-    db_password           = coalesce(var.is_db_password, "-")
-    cluster_domain        = coalesce(var.is_cluster_domain, "wso2.carbon.domain")
-    member_host           = lookup(host.vars, "ip", host.address)
-    members               = local.is_ips
-    hz_port               = var.hz_port
-    lb_host               = var.lb_host
-    disable_embedded_ldap = var.disable_embedded_ldap
-    analytics_url         = join("|", [for ip in local.an_ips : "tcp://${ip}:${7611 + local.an_offset}"])
-    analytics_user        = var.an_admin_user
-    analytics_secret      = var.admin_password
   }
 }
 

@@ -1,7 +1,8 @@
 # Installs a WSO2 Carbon product pack on a node: unpacks the zip (skipped when the product's
-# bin/wso2server.sh exists, or when the pack is not given), links a common path to it, copies
-# the JDBC driver into repository/components/lib and, on a freshly unpacked node only, removes
-# per-node identity files that must never be cloned (the analytics node ID).
+# bin/wso2server.sh exists, or when the pack is not given), on a freshly unpacked node only
+# removes per-node identity files that must never be cloned (the analytics node ID), links a
+# common path to it and copies the JDBC driver into repository/components/lib. The jar comes
+# last: its write is held with those of the file tasks that follow the include (one batch).
 
 variable "home" {
   type        = string
@@ -50,6 +51,11 @@ task "unarchive" "unpack" {
   register = "carbon_install_unpack"
 }
 
+task "file_absent" "fresh node identity" {
+  when  = length(var.fresh_node_files) > 0 && lookup(result, "carbon_install_unpack", { changed = false }).changed
+  paths = length(var.fresh_node_files) > 0 ? [for f in var.fresh_node_files : "${var.home}/${f}"] : ["${var.home}/-"]
+}
+
 task "symlink" "common path" {
   when   = var.symlink != null
   path   = coalesce(var.symlink, "${var.home}.link")
@@ -64,9 +70,4 @@ task "jar_copy" "jdbc driver" {
   owner            = var.owner
   group            = var.owner
   undo_also_remove = ["${var.home}/repository/components/dropins/${local.wrapper}"]
-}
-
-task "file_absent" "fresh node identity" {
-  when  = length(var.fresh_node_files) > 0 && lookup(result, "carbon_install_unpack", { changed = false }).changed
-  paths = length(var.fresh_node_files) > 0 ? [for f in var.fresh_node_files : "${var.home}/${f}"] : ["${var.home}/-"]
 }
