@@ -131,6 +131,7 @@ func testRegistry() *engine.Registry {
 	r.Register("shell_run", shellRun{})
 	r.Register("read_blocks", readBlocks{})
 	r.Register("held_file", heldFile{})
+	r.Register("blind_file", blindFile{})
 	return r
 }
 

@@ -182,7 +182,14 @@ func (h *Host) readAhead(ctx context.Context, paths []string) map[string]prefetc
 			}}
 		}
 	}()
-	res, err := h.conn.Run(ctx, conn.Command{Script: script, Stdout: &limited{w: pw, n: prefetchLimit}, Become: h.Become})
+	cmd := conn.Command{Script: script, Stdout: &limited{w: pw, n: prefetchLimit}, Become: h.Become}
+	var res conn.Result
+	var err error
+	if w, ok := h.conn.(*writeBehind); ok {
+		res, err = w.runReading(ctx, cmd, want) // held writes of other files stay held
+	} else {
+		res, err = h.conn.Run(ctx, cmd)
+	}
 	pw.Close()
 	<-parsed
 	if err != nil || res.ExitCode != 0 {

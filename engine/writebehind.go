@@ -148,6 +148,17 @@ func (w *writeBehind) Run(ctx context.Context, c conn.Command) (conn.Result, err
 	return w.Conn.Run(ctx, c)
 }
 
+// runReading runs c, a command that only reads paths (the read-ahead's tar), making the held
+// writes first only when one of them may alter what it reads, as ReadFile does.
+func (w *writeBehind) runReading(ctx context.Context, c conn.Command, paths []string) (conn.Result, error) {
+	if w.touches(paths...) {
+		if err := w.flush(ctx); err != nil {
+			return conn.Result{}, err
+		}
+	}
+	return w.Conn.Run(ctx, c)
+}
+
 // Stat and ReadFile make the held writes first only when one of them may alter what they read.
 func (w *writeBehind) Stat(ctx context.Context, paths []string, hash bool) ([]conn.FileInfo, error) {
 	if w.touches(paths...) {

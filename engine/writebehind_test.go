@@ -68,6 +68,17 @@ func (heldFile) Revert(ctx context.Context, h *engine.Host, u engine.Undo) error
 
 func (heldFile) WritesOnlyFiles() {}
 
+// blindFile is heldFile without read-ahead: its Check reads and stats for itself.
+type blindFile struct{ heldFile }
+
+func (blindFile) StatPaths(*engine.Args) []engine.StatPath { return nil }
+
+func (blindFile) Schema() engine.Schema {
+	s := heldFile{}.Schema()
+	s.Attrs[0].HostFile = false
+	return s
+}
+
 // batchConn is a local connection that writes batches (conn.BatchWriter) and counts them; a
 // batch holding a path that ends in failSuffix fails at that write, after those before it.
 type batchConn struct {
@@ -325,5 +336,48 @@ func TestRestoreRefusesDamagedBackup(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(target); string(got) != "original" {
 		t.Errorf("file holds %q after the restore", got)
+	}
+}
+
+// A read-ahead made while writes are held (a command made the host's files unknown, a file task
+// that reads for itself held its write, the next one misses) leaves the held writes of other
+// files held: both changes reach the host in one batch.
+func TestWriteBehindReadAheadKeepsHeld(t *testing.T) {
+	f := newFixture(t, `
+play "p" {
+  hosts = "app"
+  task "shell_run" "touch" {
+    script = "true"
+  }
+  task "blind_file" "x" {
+    path    = "${host.vars.root}/sub/x"
+    content = "X1"
+  }
+  task "held_file" "a" {
+    path    = "${host.vars.root}/a"
+    content = "A1"
+  }
+}
+`, 1, engine.VarInputs{})
+	if err := os.MkdirAll(filepath.Join(f.dir, "n1", "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(f.dir, "n1", "sub", "x"), "X0")
+	write(t, filepath.Join(f.dir, "n1", "a"), "A0")
+	c := &batchConn{Conn: local.New()}
+	cfg := f.config()
+	cfg.Conns = engine.NewConns(func(context.Context, *inventory.Host) (conn.Conn, error) { return c, nil })
+	cfg.Journal = &journalLog{}
+	cfg.RunID = "r1"
+	if _, err := engine.ApplyRun(context.Background(), cfg); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	if want := [][]string{{"x", "a"}}; fmt.Sprint(c.batches) != fmt.Sprint(want) || c.single != 0 {
+		t.Errorf("batches %v and %d single writes, want %v and none", c.batches, c.single, want)
+	}
+	for file, want := range map[string]string{"sub/x": "X1", "a": "A1"} {
+		if got, _ := os.ReadFile(filepath.Join(f.dir, "n1", file)); string(got) != want {
+			t.Errorf("%s holds %q, want %q", file, got, want)
+		}
 	}
 }
