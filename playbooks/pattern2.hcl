@@ -239,6 +239,18 @@ locals {
     "No Spark master is available in the cluster to be elected as the leader",
   ])
   analytics_tolerate = ["CEP HA State syncing failed,", "Spark SQL Context is not available"]
+
+  # Per node, by host name: the servers' environment (host var java_home), and on the analytics
+  # nodes the Spark lines a node logs when it starts (E) and its Spark web UIs (G).
+  server_env = merge(
+    { for h in local.an_hosts : h.name => lookup(h.vars, "java_home", "") == "" ? {} : { JAVA_HOME = lookup(h.vars, "java_home", "") } },
+    { for h in local.is_hosts : h.name => lookup(h.vars, "java_home", "") == "" ? {} : { JAVA_HOME = lookup(h.vars, "java_home", "") } },
+  )
+  an_ip_of          = { for h in local.an_hosts : h.name => lookup(h.vars, "ip", h.address) }
+  spark_master_line = { for n, ip in local.an_ip_of : n => "\\[Spark init - master\\] Started SPARK MASTER in spark://${replace(ip, ".", "\\.")}:${7077 + local.an_offset} with webUI port : ${8081 + local.an_offset}" }
+  spark_worker_line = { for n, ip in local.an_ip_of : n => "\\[Spark init - worker\\] Started SPARK WORKER in ${replace(ip, ".", "\\.")}:${11000 + local.an_offset} with webUI port ${11500 + local.an_offset}" }
+  spark_master_ui   = { for n, ip in local.an_ip_of : n => "http://${ip}:${8081 + local.an_offset}/json/" }
+  spark_worker_ui   = { for n, ip in local.an_ip_of : n => "http://${ip}:${11500 + local.an_offset}/json/" }
 }
 
 # ---- A: databases, users and grants (A1, A2, A4, F1), through the host of group "mysql" -------
@@ -458,7 +470,7 @@ play "start analytics" {
     when     = var.start_servers
     home     = var.an_home
     register = "an_start"
-    env      = lookup(host.vars, "java_home", "") == "" ? {} : { JAVA_HOME = lookup(host.vars, "java_home", "") }
+    env      = local.server_env[host.name]
     patterns = concat(
       host.name == local.an_first ? [
         "Using wka based membership management scheme",
@@ -472,11 +484,11 @@ play "start analytics" {
         "CEP HA State syncing started\\.\\.",
         "CEP HA State successfully synced\\.",
         "\\[Spark init - clustered\\] Redundant master count reached\\.",
-        "\\[Spark init - worker\\] Started SPARK WORKER in ${replace(lookup(host.vars, "ip", host.address), ".", "\\.")}:${11000 + local.an_offset} with webUI port ${11500 + local.an_offset}",
+        local.spark_worker_line[host.name],
       ],
       # The first carbon.spark.master.count nodes to start run the Spark masters.
       host.index < local.spark_masters ? [
-        "\\[Spark init - master\\] Started SPARK MASTER in spark://${replace(lookup(host.vars, "ip", host.address), ".", "\\.")}:${7077 + local.an_offset} with webUI port : ${8081 + local.an_offset}",
+        local.spark_master_line[host.name],
       ] : [],
       local.depsync ? ["Completed initial artifact synchronization for tenant: -1234"] : [],
       local.depsync && host.name != local.an_first ? ["Checked out using SVN Kit"] : [],
@@ -563,7 +575,7 @@ play "verify analytics" {
   # (the first node's) ALIVE, every other one STANDBY.
   task "http_check" "spark master ui" {
     when         = var.start_servers && host.index < local.spark_masters
-    url          = "http://${lookup(host.vars, "ip", host.address)}:${8081 + local.an_offset}/json/"
+    url          = local.spark_master_ui[host.name]
     json_path    = ".status"
     interval     = "500ms"
     wait_timeout = "120s"
@@ -579,7 +591,7 @@ play "verify analytics" {
   # G2: the active master runs the CarbonAnalytics application, with every node's worker.
   task "http_check" "spark applications" {
     when         = var.start_servers && lookup(result.spark_ui, "value", "") == "ALIVE"
-    url          = "http://${lookup(host.vars, "ip", host.address)}:${8081 + local.an_offset}/json/"
+    url          = local.spark_master_ui[host.name]
     json_path    = ".workers.#"
     json_value   = tostring(length(local.an_hosts))
     body_regex   = "\"activeapps\": *\\[[^\\]]*\"name\": *\"CarbonAnalytics\""
@@ -590,7 +602,7 @@ play "verify analytics" {
   # G4: every worker's web UI (11500 + offset) has an executor running.
   task "http_check" "spark worker ui" {
     when         = var.start_servers
-    url          = "http://${lookup(host.vars, "ip", host.address)}:${11500 + local.an_offset}/json/"
+    url          = local.spark_worker_ui[host.name]
     json_path    = ".executors.#"
     interval     = "500ms"
     wait_timeout = "120s"
@@ -606,7 +618,7 @@ play "verify analytics" {
   # being re-created all the time point to a Spark configuration problem).
   task "http_check" "spark worker ui again" {
     when         = var.start_servers
-    url          = "http://${lookup(host.vars, "ip", host.address)}:${11500 + local.an_offset}/json/"
+    url          = local.spark_worker_ui[host.name]
     json_path    = ".executors.#"
     delay        = var.spark_churn_wait
     interval     = "500ms"
@@ -772,7 +784,7 @@ play "start identity" {
     when          = var.start_servers && local.identity
     home          = local.is_home
     register      = "is_start"
-    env           = lookup(host.vars, "java_home", "") == "" ? {} : { JAVA_HOME = lookup(host.vars, "java_home", "") }
+    env           = local.server_env[host.name]
     patterns      = ["WSO2 Carbon started in \\d+ sec"]
     fail_patterns = local.carbon_failures
   }
@@ -810,12 +822,12 @@ play "failover analytics" {
     when          = local.failover
     home          = var.an_home
     register      = "an_failover"
-    env           = lookup(host.vars, "java_home", "") == "" ? {} : { JAVA_HOME = lookup(host.vars, "java_home", "") }
+    env           = local.server_env[host.name]
     roles         = { for n, r in lookup(results, "ha_role", {}) : n => lookup(r, "value", "") }
-    ips           = { for h in local.an_hosts : h.name => lookup(h.vars, "ip", h.address) }
+    ips           = local.an_ip_of
     hz_port       = var.hz_port
     spark_masters = { for n, r in lookup(results, "spark_ui", {}) : n => lookup(r, "value", "") if !lookup(r, "skipped", false) }
-    spark_ui_url  = host.index < local.spark_masters ? "http://${lookup(host.vars, "ip", host.address)}:${8081 + local.an_offset}/json/" : null
+    spark_ui_url  = host.index < local.spark_masters ? local.spark_master_ui[host.name] : null
     rejoin_patterns = concat(
       [
         "Became CEP HA Passive Member",
@@ -823,10 +835,10 @@ play "failover analytics" {
         "CEP HA State successfully synced\\.",
       ],
       host.index < local.spark_masters ? [
-        "\\[Spark init - master\\] Started SPARK MASTER in spark://${replace(lookup(host.vars, "ip", host.address), ".", "\\.")}:${7077 + local.an_offset} with webUI port : ${8081 + local.an_offset}",
+        local.spark_master_line[host.name],
       ] : [],
       [
-        "\\[Spark init - worker\\] Started SPARK WORKER in ${replace(lookup(host.vars, "ip", host.address), ".", "\\.")}:${11000 + local.an_offset} with webUI port ${11500 + local.an_offset}",
+        local.spark_worker_line[host.name],
         "WSO2 Carbon started in \\d+ sec",
       ],
       local.depsync ? ["Completed initial artifact synchronization for tenant: -1234"] : [],
