@@ -20,6 +20,8 @@ type Conns struct {
 	dial func(ctx context.Context, h *inventory.Host) (conn.Conn, error)
 	mu   sync.Mutex
 	m    map[string]*connEntry
+	// opening counts the connections Open is opening in the background.
+	opening sync.WaitGroup
 	// Dials and RoundTrips count connections opened and remote operations made through them.
 	Dials      atomic.Int64
 	RoundTrips atomic.Int64
@@ -114,6 +116,17 @@ func (p *Conns) Get(ctx context.Context, h *inventory.Host) (conn.Conn, error) {
 	return e.c, e.err
 }
 
+// Open starts opening the connections to hosts in the background; Get waits for them.
+func (p *Conns) Open(ctx context.Context, hosts []*inventory.Host) {
+	for _, h := range hosts {
+		p.opening.Add(1)
+		go func() {
+			defer p.opening.Done()
+			p.Get(ctx, h) // a failure is remembered, for the Get of a run that uses the host
+		}()
+	}
+}
+
 // Lock takes the host lock for lockID (a run id) in the host's state directory. A lock held by
 // another run is an error naming its holder; one held by the same run id is taken over (a
 // rollback of a run whose controller died).
@@ -173,8 +186,9 @@ func (p *Conns) Unlock(ctx context.Context) {
 	wg.Wait()
 }
 
-// Close closes every open connection.
+// Close closes every open connection, once those being opened are.
 func (p *Conns) Close() {
+	p.opening.Wait()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, e := range p.m {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hashicorp/go-multierror"
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/isaplay/isaplay/inventory"
 	"github.com/isaplay/isaplay/inventory/conn"
 	"github.com/sourcegraph/conc/pool"
@@ -567,29 +568,86 @@ func (r *runner) resolveHostsIn(expr hcl.Expression, what string, ctx *hcl.EvalC
 	default:
 		return nil, hcl.Diagnostics{errAt(expr.Range(), "Invalid hosts", fmt.Sprintf("%s must be a group name, \"all\", or a list of host or group names.", what))}
 	}
-	var out []*hostState
-	seen := map[string]bool{}
-	for _, n := range names {
-		if g, ok := r.cfg.Inventory.Groups[n]; ok {
-			for _, h := range g {
-				if !seen[h.Name] {
-					seen[h.Name] = true
-					out = append(out, r.hosts[h.Name])
-				}
-			}
-			continue
-		}
-		if h, ok := r.cfg.Inventory.Lookup(n); ok {
-			if !seen[h.Name] {
-				seen[h.Name] = true
-				out = append(out, r.hosts[h.Name])
-			}
-			continue
-		}
+	hosts, unknown := hostsNamed(r.cfg.Inventory, names)
+	if unknown != "" {
 		return nil, hcl.Diagnostics{errAt(expr.Range(), "Unknown host or group",
-			fmt.Sprintf("%q is neither a group nor a host of the inventory %s.", n, r.cfg.Inventory.File))}
+			fmt.Sprintf("%q is neither a group nor a host of the inventory %s.", unknown, r.cfg.Inventory.File))}
+	}
+	out := make([]*hostState, len(hosts))
+	for i, h := range hosts {
+		out[i] = r.hosts[h.Name]
 	}
 	return out, nil
+}
+
+// hostsNamed returns the hosts of the groups and hosts named, each once, groups in inventory
+// order; unknown is the first name that is neither.
+func hostsNamed(inv *inventory.Inventory, names []string) (hosts []*inventory.Host, unknown string) {
+	seen := map[string]bool{}
+	add := func(h *inventory.Host) {
+		if !seen[h.Name] {
+			seen[h.Name] = true
+			hosts = append(hosts, h)
+		}
+	}
+	for _, n := range names {
+		if g, ok := inv.Groups[n]; ok {
+			for _, h := range g {
+				add(h)
+			}
+		} else if h, ok := inv.Lookup(n); ok {
+			add(h)
+		} else {
+			return nil, n
+		}
+	}
+	return hosts, ""
+}
+
+// LiteralPlayHosts returns the hosts that the plays of a parsed playbook file name literally
+// (hosts is a string or a list of strings that reads nothing), in play order: hosts a command
+// will certainly connect to, known before the rest of the playbook is loaded. Plays whose hosts
+// are computed, and names the inventory does not know, are left out.
+func LiteralPlayHosts(f *hcl.File, inv *inventory.Inventory) []*inventory.Host {
+	body, ok := f.Body.(*hclsyntax.Body)
+	if !ok {
+		return nil
+	}
+	var names []string
+	for _, b := range body.Blocks {
+		a, ok := b.Body.Attributes["hosts"]
+		if b.Type != "play" || !ok || len(a.Expr.Variables()) > 0 {
+			continue
+		}
+		v, diags := a.Expr.Value(nil)
+		if diags.HasErrors() || !v.IsWhollyKnown() || v.IsNull() {
+			continue
+		}
+		if v.Type() == cty.String {
+			names = append(names, v.AsString())
+			continue
+		}
+		if !v.CanIterateElements() || v.Type().IsMapType() || v.Type().IsObjectType() {
+			continue
+		}
+		for it := v.ElementIterator(); it.Next(); {
+			if _, e := it.Element(); e.Type() == cty.String && !e.IsNull() {
+				names = append(names, e.AsString())
+			}
+		}
+	}
+	var out []*inventory.Host
+	seen := map[string]bool{}
+	for _, n := range names {
+		hosts, _ := hostsNamed(inv, []string{n})
+		for _, h := range hosts {
+			if !seen[h.Name] {
+				seen[h.Name] = true
+				out = append(out, h)
+			}
+		}
+	}
+	return out
 }
 
 func (r *runner) serial(pl *Play, n int) (int, hcl.Diagnostics) {
@@ -620,17 +678,23 @@ func (r *runner) serial(pl *Play, n int) (int, hcl.Diagnostics) {
 }
 
 func (r *runner) limited(h *hostState) bool {
-	if len(r.cfg.Limit) == 0 {
+	return Limited(r.cfg.Limit, h.inv)
+}
+
+// Limited reports whether host h is within limit (--limit: host names, shell patterns of host
+// names, group names or "all"); every host is when limit is empty.
+func Limited(limit []string, h *inventory.Host) bool {
+	if len(limit) == 0 {
 		return true
 	}
-	for _, pat := range r.cfg.Limit {
-		if pat == h.inv.Name {
+	for _, pat := range limit {
+		if pat == h.Name {
 			return true
 		}
-		if ok, _ := path.Match(pat, h.inv.Name); ok {
+		if ok, _ := path.Match(pat, h.Name); ok {
 			return true
 		}
-		for _, g := range h.inv.Groups {
+		for _, g := range h.Groups {
 			if g == pat {
 				return true
 			}

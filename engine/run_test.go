@@ -8,7 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/isaplay/isaplay/engine"
+	"github.com/isaplay/isaplay/inventory"
 )
 
 // Two tasks edit one file, and a third writes into a directory an earlier task creates: the plan
@@ -366,5 +368,74 @@ play "p" {
 	}
 	if _, err := os.Stat(filepath.Join(f.dir, "n1/g")); err == nil {
 		t.Errorf("the run went on to task two after a failure")
+	}
+}
+
+// The hosts a playbook's plays name literally are known from its parsed file alone; computed
+// ones and names the inventory lacks are left out, each host comes once.
+func TestLiteralPlayHosts(t *testing.T) {
+	p := hclparse.NewParser()
+	inv, diags := inventory.LoadBytes(p, []byte(`
+host "a1" {
+  connection = "local"
+  groups     = ["app"]
+}
+host "a2" {
+  connection = "local"
+  groups     = ["app"]
+}
+host "db" {
+  connection = "local"
+  groups     = ["db"]
+}
+host "lb" {
+  connection = "local"
+  groups     = ["lb"]
+}
+`), "hosts.hcl")
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	for _, tc := range []struct{ plays, want string }{
+		{`play "p" { hosts = "app" }`, "a1 a2"},
+		{`play "p" { hosts = ["db", "a2", "app"] }`, "db a2 a1"},
+		{`play "p" { hosts = "all" }`, "a1 a2 db lb"},
+		{`play "p" { hosts = var.x ? ["lb"] : [] }`, ""},
+		{`play "p" { hosts = upper("app") }`, ""},
+		{`play "p" { hosts = "nope" }
+play "q" { hosts = "db" }`, "db"},
+		{`play "p" { hosts = "app" }
+play "q" { hosts = "a1" }`, "a1 a2"},
+	} {
+		f, diags := p.ParseHCL([]byte(tc.plays), tc.plays)
+		if diags.HasErrors() {
+			t.Fatal(diags)
+		}
+		var got []string
+		for _, h := range engine.LiteralPlayHosts(f, inv) {
+			got = append(got, h.Name)
+		}
+		if strings.Join(got, " ") != tc.want {
+			t.Errorf("%s: %q, want %q", tc.plays, strings.Join(got, " "), tc.want)
+		}
+	}
+}
+
+func TestLimited(t *testing.T) {
+	h := &inventory.Host{Name: "an1", Groups: []string{"analytics"}}
+	for _, tc := range []struct {
+		limit []string
+		want  bool
+	}{
+		{nil, true},
+		{[]string{"an1"}, true},
+		{[]string{"an*"}, true},
+		{[]string{"analytics"}, true},
+		{[]string{"all"}, true},
+		{[]string{"is1", "identity"}, false},
+	} {
+		if got := engine.Limited(tc.limit, h); got != tc.want {
+			t.Errorf("Limited(%v) = %v, want %v", tc.limit, got, tc.want)
+		}
 	}
 }

@@ -99,12 +99,12 @@ func (g *globals) apply(parent context.Context, path string, f applyFlags) error
 		path = saved.Inputs.Playbook
 		f.yes = true
 	}
-	l, err := g.load(path, false)
+	conns := g.conns()
+	defer conns.Close()
+	l, err := g.load(ctx, path, false, conns)
 	if err != nil {
 		return err
 	}
-	conns := g.conns()
-	defer conns.Close()
 	runID := newRunID()
 	cfg := g.config(l, runID, conns)
 	plan, err := engine.PlanRun(ctx, cfg)

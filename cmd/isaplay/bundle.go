@@ -68,7 +68,7 @@ func (g *globals) bundle(ctx context.Context, playbook, out string) error {
 		mu.Unlock()
 	}
 	g.files = &engine.ControllerFiles{Record: record}
-	l, err := g.load(playbook, true)
+	l, err := g.load(context.Background(), playbook, true, nil)
 	if err != nil {
 		return err
 	}

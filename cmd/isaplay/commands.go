@@ -24,7 +24,7 @@ func validateCmd(g *globals) *cobra.Command {
 			"every task for every host it would run on. Missing variables are treated as unknown.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			l, err := g.load(args[0], true)
+			l, err := g.load(cmd.Context(), args[0], true, nil)
 			if err != nil {
 				return err
 			}
@@ -65,12 +65,12 @@ func planCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer cleanup()
-			l, err := g.load(path, false)
+			conns := g.conns()
+			defer conns.Close()
+			l, err := g.load(cmd.Context(), path, false, conns)
 			if err != nil {
 				return err
 			}
-			conns := g.conns()
-			defer conns.Close()
 			plan, err := engine.PlanRun(cmd.Context(), g.config(l, "plan", conns))
 			if plan != nil {
 				if rerr := g.render(plan, false); rerr != nil {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/isaplay/isaplay/engine"
 	"github.com/isaplay/isaplay/inventory"
 	"github.com/isaplay/isaplay/inventory/conn"
@@ -23,26 +24,30 @@ type loaded struct {
 }
 
 // load parses the playbook and inventory and resolves variables. With validate, missing
-// variables are unknown instead of asked for.
-func (g *globals) load(path string, validate bool) (*loaded, error) {
+// variables are unknown instead of asked for. With conns, the connections to the hosts the
+// plays name literally open while the playbook loads (see openEarly).
+func (g *globals) load(ctx context.Context, path string, validate bool, conns *engine.Conns) (*loaded, error) {
+	var inv *inventory.Inventory
+	var invDiags hcl.Diagnostics
+	if g.inventory != "" {
+		inv, invDiags = inventory.Load(g.parser, g.inventory)
+		if conns != nil && !invDiags.HasErrors() {
+			g.openEarly(ctx, conns, path, inv)
+		}
+	}
 	reg := builtinRegistry()
 	pb, diags := engine.LoadPlaybook(g.parser, path, reg)
 	if diags.HasErrors() {
 		return nil, g.printDiags(diags)
 	}
-	l := &loaded{pb: pb}
+	l := &loaded{pb: pb, inv: inv}
 	if g.inventory == "" {
 		if !validate {
 			return nil, fmt.Errorf("no inventory: give one with -i hosts.hcl")
 		}
 		l.inv, _ = inventory.LoadBytes(g.parser, nil, "(no inventory)")
-	} else {
-		inv, d := inventory.Load(g.parser, g.inventory)
-		diags = append(diags, d...)
-		if d.HasErrors() {
-			return nil, g.printDiags(diags)
-		}
-		l.inv = inv
+	} else if diags = append(diags, invDiags...); invDiags.HasErrors() {
+		return nil, g.printDiags(diags)
 	}
 	in := engine.VarInputs{Files: g.varFiles, Flags: g.vars, AllowUnknown: validate}
 	if !validate && g.stdinTerminal() {
@@ -58,6 +63,28 @@ func (g *globals) load(path string, validate bool) (*loaded, error) {
 	}
 	l.vars = vars
 	return l, nil
+}
+
+// openEarly starts opening the connections to the hosts that the playbook's plays name
+// literally (within --limit), so that the SSH handshakes overlap the loading of its components
+// and variables. Not with --tags (a play may be left out), nor with a terminal on stdin (loading
+// may ask for variables there, and a dial for a key's passphrase). A failed dial is reported
+// only by a run that uses the host.
+func (g *globals) openEarly(ctx context.Context, conns *engine.Conns, path string, inv *inventory.Inventory) {
+	if len(g.tags) > 0 || g.stdinTerminal() {
+		return
+	}
+	f, diags := g.parser.ParseHCLFile(path)
+	if diags.HasErrors() {
+		return
+	}
+	var hosts []*inventory.Host
+	for _, h := range engine.LiteralPlayHosts(f, inv) {
+		if engine.Limited(g.limit, h) {
+			hosts = append(hosts, h)
+		}
+	}
+	conns.Open(ctx, hosts)
 }
 
 // promptVariable asks for a required variable on the terminal; sensitive ones are not echoed.
