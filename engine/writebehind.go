@@ -151,40 +151,40 @@ func (w *writeBehind) Run(ctx context.Context, c conn.Command) (conn.Result, err
 // runReading runs c, a command that only reads paths (the read-ahead's tar), making the held
 // writes first only when one of them may alter what it reads, as ReadFile does.
 func (w *writeBehind) runReading(ctx context.Context, c conn.Command, paths []string) (conn.Result, error) {
-	if w.touches(paths...) {
-		if err := w.flush(ctx); err != nil {
-			return conn.Result{}, err
-		}
+	if err := w.flushTouching(ctx, paths...); err != nil {
+		return conn.Result{}, err
 	}
 	return w.Conn.Run(ctx, c)
 }
 
 // Stat and ReadFile make the held writes first only when one of them may alter what they read.
 func (w *writeBehind) Stat(ctx context.Context, paths []string, hash bool) ([]conn.FileInfo, error) {
-	if w.touches(paths...) {
-		if err := w.flush(ctx); err != nil {
-			return nil, err
-		}
+	if err := w.flushTouching(ctx, paths...); err != nil {
+		return nil, err
 	}
 	return w.Conn.Stat(ctx, paths, hash)
 }
 
 func (w *writeBehind) StatHash(ctx context.Context, paths []string, hash []bool) ([]conn.FileInfo, error) {
-	if w.touches(paths...) {
-		if err := w.flush(ctx); err != nil {
-			return nil, err
-		}
+	if err := w.flushTouching(ctx, paths...); err != nil {
+		return nil, err
 	}
 	return conn.StatHash(ctx, w.Conn, paths, hash)
 }
 
 func (w *writeBehind) ReadFile(ctx context.Context, p string, become bool) (conn.FileInfo, []byte, error) {
-	if w.touches(p) {
-		if err := w.flush(ctx); err != nil {
-			return conn.FileInfo{}, nil, err
-		}
+	if err := w.flushTouching(ctx, p); err != nil {
+		return conn.FileInfo{}, nil, err
 	}
 	return w.Conn.ReadFile(ctx, p, become)
+}
+
+// flushTouching makes the held writes when one of them may alter what is at the paths.
+func (w *writeBehind) flushTouching(ctx context.Context, paths ...string) error {
+	if !w.touches(paths...) {
+		return nil
+	}
+	return w.flush(ctx)
 }
 
 // touches reports whether a held write (its file or its backup) is at or above one of the
