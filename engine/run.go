@@ -943,33 +943,27 @@ func (r *runner) argsReadResults(t *Task) bool {
 	if v, ok := r.readsResults.Load(t); ok {
 		return v.(bool)
 	}
-	var exprs []hcl.Expression
+	reads := r.scopeReadsResults(t.scope)
 	for _, a := range t.attrs {
-		exprs = append(exprs, a.Expr)
+		reads = reads || refersToResults(a.Expr)
 	}
 	for _, b := range t.blocks {
 		for _, a := range b.attrs {
-			exprs = append(exprs, a.Expr)
-		}
-	}
-	for sc := t.scope; sc != nil; sc = sc.parent {
-		for _, a := range sc.inputs {
-			exprs = append(exprs, a.Expr)
-		}
-		for _, a := range sc.locals {
-			exprs = append(exprs, a.Expr)
-		}
-	}
-	reads := false
-	for _, e := range exprs {
-		for _, tr := range e.Variables() {
-			if n := tr.RootName(); n == "result" || n == "results" {
-				reads = true
-			}
+			reads = reads || refersToResults(a.Expr)
 		}
 	}
 	r.readsResults.Store(t, reads)
 	return reads
+}
+
+// refersToResults reports whether expr refers to result or results.
+func refersToResults(expr hcl.Expression) bool {
+	for _, tr := range expr.Variables() {
+		if n := tr.RootName(); n == "result" || n == "results" {
+			return true
+		}
+	}
+	return false
 }
 
 // executeSafely turns a module's panic into that host's task error, so one bad module cannot
@@ -1343,19 +1337,11 @@ func (r *runner) scopeReadsResults(sc *scope) bool {
 	}
 	reads := false
 	for s := sc; s != nil && !reads; s = s.parent {
-		var exprs []hcl.Expression
 		for _, a := range s.inputs {
-			exprs = append(exprs, a.Expr)
+			reads = reads || refersToResults(a.Expr)
 		}
 		for _, a := range s.locals {
-			exprs = append(exprs, a.Expr)
-		}
-		for _, e := range exprs {
-			for _, tr := range e.Variables() {
-				if n := tr.RootName(); n == "result" || n == "results" {
-					reads = true
-				}
-			}
+			reads = reads || refersToResults(a.Expr)
 		}
 	}
 	r.readsResults.Store(sc, reads)
