@@ -7,6 +7,7 @@ import (
 	"maps"
 	"math/big"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -382,34 +383,23 @@ func (r *runner) barrier(ctx context.Context, open bool) {
 	p.Wait()
 }
 
-// runsNowhere reports whether t's conditions are known to be false on every host of the batch
-// (it runs nowhere, so it needs no barrier). They are evaluated as execute will, from the same
-// results.
+// runsNowhere reports whether t's conditions (its includes' and its own when) are known to be
+// false on every host of the batch: it runs nowhere, so it needs no barrier. They are evaluated
+// as execute will, from the same results.
 func (r *runner) runsNowhere(t *Task, batch, playHosts []*hostState) bool {
-	if _, ok := t.common["hosts"]; ok {
+	a, has := t.common["when"]
+	if _, ok := t.common["hosts"]; ok || (!has && len(t.when) == 0) {
 		return false
+	}
+	conds := t.when
+	if has {
+		conds = append(slices.Clip(t.when), scopedExpr{a.Expr, t.scope})
 	}
 	for _, hs := range batch {
 		if !r.limited(hs) || hs.failed != nil {
 			continue
 		}
-		ok, known, diags := r.includeWhen(t, hs, playHosts)
-		if diags.HasErrors() || !known {
-			return false
-		}
-		if !ok {
-			continue
-		}
-		a, has := t.common["when"]
-		if !has {
-			return false
-		}
-		v, diags := r.valueIn(a.Expr, t.scope, hs, playHosts)
-		if diags.HasErrors() {
-			return false
-		}
-		v, _ = v.UnmarkDeep()
-		if v, err := convert.Convert(v, cty.Bool); err != nil || v.IsNull() || !v.IsKnown() || v.True() {
+		if ok, known, diags := r.conditions(conds, hs, playHosts); diags.HasErrors() || !known || ok {
 			return false
 		}
 	}
@@ -1458,12 +1448,14 @@ func varName(expr hcl.Expression) string {
 
 // includeWhen evaluates the conditions of the includes a task came through.
 func (r *runner) includeWhen(t *Task, hs *hostState, playHosts []*hostState) (ok, known bool, diags hcl.Diagnostics) {
-	for _, w := range t.when {
-		ctx, d := r.scopeContext(w.scope, hs, playHosts)
-		if d.HasErrors() {
-			return false, false, d
-		}
-		v, d := w.expr.Value(ctx)
+	return r.conditions(t.when, hs, playHosts)
+}
+
+// conditions evaluates when conditions, each in the scope it is written in, on hs, in order
+// until one is false: ok is whether all hold, known is false when one is not known yet.
+func (r *runner) conditions(conds []scopedExpr, hs *hostState, playHosts []*hostState) (ok, known bool, diags hcl.Diagnostics) {
+	for _, w := range conds {
+		v, d := r.valueIn(w.expr, w.scope, hs, playHosts)
 		if d.HasErrors() {
 			return false, false, d
 		}
