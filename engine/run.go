@@ -613,31 +613,23 @@ func LiteralPlayHosts(f *hcl.File, inv *inventory.Inventory) []*inventory.Host {
 		if diags.HasErrors() || !v.IsWhollyKnown() || v.IsNull() {
 			continue
 		}
-		if v.Type() == cty.String {
-			names = append(names, v.AsString())
-			continue
+		vals := []cty.Value{v}
+		if v.Type() != cty.String && v.CanIterateElements() && !v.Type().IsMapType() && !v.Type().IsObjectType() {
+			vals = v.AsValueSlice()
 		}
-		if !v.CanIterateElements() || v.Type().IsMapType() || v.Type().IsObjectType() {
-			continue
-		}
-		for it := v.ElementIterator(); it.Next(); {
-			if _, e := it.Element(); e.Type() == cty.String && !e.IsNull() {
+		for _, e := range vals {
+			if e.Type() != cty.String || e.IsNull() {
+				continue
+			}
+			if _, group := inv.Groups[e.AsString()]; group {
+				names = append(names, e.AsString())
+			} else if _, host := inv.Lookup(e.AsString()); host {
 				names = append(names, e.AsString())
 			}
 		}
 	}
-	var out []*inventory.Host
-	seen := map[string]bool{}
-	for _, n := range names {
-		hosts, _ := hostsNamed(inv, []string{n})
-		for _, h := range hosts {
-			if !seen[h.Name] {
-				seen[h.Name] = true
-				out = append(out, h)
-			}
-		}
-	}
-	return out
+	hosts, _ := hostsNamed(inv, names) // every name is known
+	return hosts
 }
 
 func (r *runner) serial(pl *Play, n int) (int, hcl.Diagnostics) {
