@@ -6,6 +6,7 @@ package conn
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"net"
@@ -141,6 +142,9 @@ func WriteFiles(ctx context.Context, c Conn, writes []FileWrite) ([]bool, error)
 	}
 	made := make([]bool, len(writes))
 	for i, w := range writes {
+		if err := ctx.Err(); err != nil {
+			return made, fmt.Errorf("write %s: %w", w.Path, err)
+		}
 		if err := c.WriteFile(ctx, w.Path, w.Data, w.Opts); err != nil {
 			return made, err
 		}

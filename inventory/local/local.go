@@ -262,18 +262,3 @@ func dirExists(p string) bool {
 	st, err := os.Stat(p)
 	return err == nil && st.IsDir()
 }
-
-// WriteFiles makes the writes one after the other with WriteFile, stopping at the first error.
-func (l *Conn) WriteFiles(ctx context.Context, writes []conn.FileWrite) ([]bool, error) {
-	made := make([]bool, len(writes))
-	for i, w := range writes {
-		if err := ctx.Err(); err != nil {
-			return made, fmt.Errorf("local: write %s: %w", w.Path, err)
-		}
-		if err := l.WriteFile(ctx, w.Path, w.Data, w.Opts); err != nil {
-			return made, err
-		}
-		made[i] = true
-	}
-	return made, nil
-}

@@ -673,14 +673,11 @@ func testDial(t *testing.T, h Harness) {
 	}
 }
 
-// testWriteFiles checks a batch: files in several directories (names a shell, a regular
-// expression or tar's --transform could misread), backups, owners, digests and a path written
-// twice all land as with WriteFile; a batch that fails before its renames touches no target.
+// testWriteFiles checks conn.WriteFiles (the connection's batch, or its WriteFile one by one):
+// files in several directories (names a shell, a regular expression or tar's --transform could
+// misread), backups, owners, digests and a path written twice all land as with WriteFile; after
+// a failure, what is reported made holds the new bytes and every other target its old ones.
 func testWriteFiles(t *testing.T, h Harness) {
-	bw, ok := h.Conn.(conn.BatchWriter)
-	if !ok {
-		t.Fatal("the connection does not implement conn.BatchWriter")
-	}
 	d := h.Dir
 	dirs := []string{filepath.Join(d, "a"), filepath.Join(d, `b [x].*^$\&|'q' "d" $HOME`), filepath.Join(d, "c\nline")}
 	for _, dir := range dirs {
@@ -720,7 +717,7 @@ func testWriteFiles(t *testing.T, h Harness) {
 			{Path: filepath.Join(dirs[2], "odd\nname"), Data: []byte("nl"), Opts: conn.WriteOptions{Mode: 0o600, UID: -1, GID: -1}},
 			{Path: twice, Data: []byte("v2"), Opts: conn.WriteOptions{Mode: 0o644, UID: -1, GID: -1, Backup: filepath.Join(bakDir, "t1")}},
 		}
-		made, err := bw.WriteFiles(ctx(t), writes)
+		made, err := conn.WriteFiles(ctx(t), h.Conn, writes)
 		if err != nil {
 			t.Fatalf("WriteFiles: %v", err)
 		}
@@ -789,7 +786,7 @@ func testWriteFiles(t *testing.T, h Harness) {
 					{Path: p2, Data: []byte("changed"), Opts: conn.WriteOptions{UID: -1, GID: -1}},
 					tc.last,
 				}
-				made, err := bw.WriteFiles(ctx(t), writes)
+				made, err := conn.WriteFiles(ctx(t), h.Conn, writes)
 				if err == nil || !strings.Contains(err.Error(), tc.cause) {
 					t.Fatalf("WriteFiles: %v, want an error about %q", err, tc.cause)
 				}
