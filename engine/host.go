@@ -284,8 +284,7 @@ func (h *Host) RestoreFile(ctx context.Context, u FileUndo) error {
 		// writing it) is never restored.
 		verify := ""
 		if u.SHA256 != "" {
-			verify = "_s=$(sha256sum < " + conn.Quote(u.Backup) + ") && { [ \"${_s%% *}\" = " + conn.Quote(u.SHA256) + " ] || { echo " +
-				conn.Quote("backup "+u.Backup+" is damaged (its sha256 differs)") + " >&2; exit 3; }; } && "
+			verify = conn.SHA256Check(conn.Quote(u.Backup), u.SHA256, "backup "+u.Backup+" is damaged") + " && "
 		}
 		parts = append(parts, "if [ -f "+conn.Quote(u.Backup)+" ]; then "+verify+"cp "+conn.Quote(u.Backup)+" "+conn.Quote(tmp)+
 			" && chmod "+fmt.Sprintf("%o", u.Mode&0o7777)+" "+conn.Quote(tmp)+

@@ -33,3 +33,10 @@ func Join(args ...string) string {
 	}
 	return strings.Join(q, " ")
 }
+
+// SHA256Check is a shell step that fails, saying on stderr "WHAT: sha256 is X, want WANT",
+// unless the file that the shell word file names has the sha256 want. It sets the variable _s.
+func SHA256Check(file, want, what string) string {
+	return "_s=$(sha256sum < " + file + ") && { [ \"${_s%% *}\" = " + Quote(want) + " ] || " +
+		"{ printf '%s\\n' " + Quote(what+": sha256 is ") + "\"${_s%% *}, want \"" + Quote(want) + " >&2; false; }; }"
+}

@@ -275,7 +275,7 @@ func batchScript(writes []conn.FileWrite, root bool) (string, []byte, error) {
 		if w.Opts.SHA256 == "" {
 			continue
 		}
-		s = append(s, checkSHA256(q(t.staged), w.Opts.SHA256, "write "+w.Path+": "))
+		s = append(s, conn.SHA256Check(q(t.staged), w.Opts.SHA256, "write "+w.Path+": the uploaded file"))
 	}
 	s = append(s, conn.Join(append([]string{"sync", "--"}, staged...)...))
 

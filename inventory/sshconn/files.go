@@ -322,13 +322,6 @@ func parseStatRead(b []byte) (conn.FileInfo, []byte, error) {
 	return fi, nil, nil
 }
 
-// checkSHA256 is a shell step that fails, saying so on stderr after prefix, unless the file the
-// shell word file names has the sha256 want.
-func checkSHA256(file, want, prefix string) string {
-	return "_s=$(sha256sum < " + file + ") && { [ \"${_s%% *}\" = " + conn.Quote(want) + " ] || " +
-		"{ printf '%s\\n' " + conn.Quote(prefix+"sha256 of the uploaded file is ") + "\"${_s%% *}, want \"" + conn.Quote(want) + " >&2; false; }; }"
-}
-
 // writeScript installs standard input as a temporary file beside p with its mode and owner,
 // syncs it and renames it over p, after copying the file at p to opts.Backup if asked.
 func writeScript(p string, opts conn.WriteOptions) string {
@@ -357,7 +350,7 @@ func writeScript(p string, opts conn.WriteOptions) string {
 	}
 	verify := ""
 	if opts.SHA256 != "" {
-		verify = " && " + checkSHA256(`"$_t"`, opts.SHA256, "")
+		verify = " && " + conn.SHA256Check(`"$_t"`, opts.SHA256, "the uploaded file")
 	}
 	return uninterrupted("[ -n \"${_umask-}\" ] || _umask=$(umask)\numask 077\n_t=" + conn.Quote(tmp) + "\n" +
 		backup + conn.Join(args...) + verify + ` && sync -- "$_t" && mv -fT -- "$_t" ` + conn.Quote(p) +
