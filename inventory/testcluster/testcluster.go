@@ -237,6 +237,30 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 // Addr returns node i's address as host:port.
 func (c *Cluster) Addr(i int) string { return c.Nodes[i].Addr() }
 
+// Run runs a shell command on node i over SSH as the cluster's user (a fresh connection, host
+// key checked) and returns its standard output and error.
+func (c *Cluster) Run(i int, cmd string) (stdout, stderr string, err error) {
+	hk, err := knownhosts.New(c.KnownHosts)
+	if err != nil {
+		return "", "", err
+	}
+	cl, err := ssh.Dial("tcp", c.Addr(i), &ssh.ClientConfig{User: c.User, Auth: []ssh.AuthMethod{ssh.PublicKeys(c.Signer)},
+		HostKeyCallback: hk, Timeout: 10 * time.Second})
+	if err != nil {
+		return "", "", fmt.Errorf("node %d: %w", i, err)
+	}
+	defer cl.Close()
+	s, err := cl.NewSession()
+	if err != nil {
+		return "", "", fmt.Errorf("node %d: %w", i, err)
+	}
+	defer s.Close()
+	var out, errOut strings.Builder
+	s.Stdout, s.Stderr = &out, &errOut
+	err = s.Run(cmd)
+	return out.String(), errOut.String(), err
+}
+
 // NodeRoot returns the controller-side directory that node i sees as /opt.
 func (c *Cluster) NodeRoot(i int) string { return filepath.Join(c.Nodes[i].Dir, "opt") }
 

@@ -1,7 +1,6 @@
 package testcluster_test
 
 import (
-	"bytes"
 	"net"
 	"os"
 	"os/user"
@@ -12,8 +11,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2/hclparse"
-	"golang.org/x/crypto/ssh"
-	"golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/isaplay/isaplay/inventory"
 	"github.com/isaplay/isaplay/inventory/testcluster"
@@ -21,27 +18,11 @@ import (
 
 func sshRun(t *testing.T, c *testcluster.Cluster, i int, cmd string) string {
 	t.Helper()
-	hk, err := knownhosts.New(c.KnownHosts)
+	out, errOut, err := c.Run(i, cmd)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("node %d: %s: %v: %s", i, cmd, err, errOut)
 	}
-	cl, err := ssh.Dial("tcp", c.Addr(i), &ssh.ClientConfig{User: c.User, Auth: []ssh.AuthMethod{ssh.PublicKeys(c.Signer)},
-		HostKeyCallback: hk, Timeout: 10 * time.Second})
-	if err != nil {
-		t.Fatalf("node %d: %v", i, err)
-	}
-	defer cl.Close()
-	s, err := cl.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	var out, stderr bytes.Buffer
-	s.Stdout, s.Stderr = &out, &stderr
-	if err := s.Run(cmd); err != nil {
-		t.Fatalf("node %d: %s: %v: %s", i, cmd, err, stderr.String())
-	}
-	return out.String()
+	return out
 }
 
 func TestCluster(t *testing.T) {

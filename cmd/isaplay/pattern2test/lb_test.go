@@ -1,7 +1,6 @@
 package pattern2test
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -20,9 +19,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"golang.org/x/crypto/ssh"
-	"golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/isaplay/isaplay/cmd/isaplay/clitest"
 	"github.com/isaplay/isaplay/inventory/testcluster"
@@ -96,7 +92,7 @@ http {
 // run runs a shell command on the LB node through SSH and returns its combined output.
 func (lb *lbNode) run(t *testing.T, cmd string) (string, error) {
 	t.Helper()
-	return sshRun(t, lb.c, lb.i, cmd)
+	return sshRun(lb.c, lb.i, cmd)
 }
 
 // get sends GET path to the LB (https: port 443, verifying its certificate for lbName; else
@@ -139,27 +135,9 @@ func until(d time.Duration, f func() error) error {
 }
 
 // sshRun runs a shell command on node i as the cluster's user and returns its combined output.
-func sshRun(t *testing.T, c *testcluster.Cluster, i int, cmd string) (string, error) {
-	t.Helper()
-	hk, err := knownhosts.New(c.KnownHosts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl, err := ssh.Dial("tcp", c.Addr(i), &ssh.ClientConfig{User: c.User, Auth: []ssh.AuthMethod{ssh.PublicKeys(c.Signer)},
-		HostKeyCallback: hk, Timeout: 10 * time.Second})
-	if err != nil {
-		return "", err
-	}
-	defer cl.Close()
-	s, err := cl.NewSession()
-	if err != nil {
-		return "", err
-	}
-	defer s.Close()
-	var out bytes.Buffer
-	s.Stdout, s.Stderr = &out, &out
-	err = s.Run(cmd)
-	return out.String(), err
+func sshRun(c *testcluster.Cluster, i int, cmd string) (string, error) {
+	out, errOut, err := c.Run(i, cmd)
+	return out + errOut, err
 }
 
 // selfSigned makes a throwaway ECDSA certificate for name and its key, in PEM.

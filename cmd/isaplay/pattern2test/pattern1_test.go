@@ -231,7 +231,7 @@ func failover(t *testing.T, lb *lbNode, c *testcluster.Cluster) {
 	if node == c.Nodes[2].Address {
 		i, other = 2, c.Nodes[1].Address
 	}
-	if out, err := sshRun(t, c, i, "JAVA_HOME="+standinJava+" sh "+IdentityHome+"/bin/wso2server.sh stop"); err != nil {
+	if out, err := sshRun(c, i, "JAVA_HOME="+standinJava+" sh "+IdentityHome+"/bin/wso2server.sh stop"); err != nil {
 		t.Fatalf("stopping %s: %v\n%s", node, err, out)
 	}
 	err = until(30*time.Second, func() error {
