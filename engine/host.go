@@ -199,13 +199,19 @@ func (h *Host) WriteFile(ctx context.Context, p string, data []byte, opts conn.W
 	return nil
 }
 
-// Exec runs a command that changes the host (mkdir, ln, rm...). It fails while planning and
-// turns a non-zero exit into an error that carries stderr.
+// Exec runs a script of isaplay's own that changes the host (mkdir, ln, rm...), in a subshell
+// (see conn.Command.Subshell). It fails while planning and turns a non-zero exit into an error
+// that carries stderr.
 func (h *Host) Exec(ctx context.Context, script string) error {
+	return h.ExecCommand(ctx, conn.Command{Script: script, Subshell: true})
+}
+
+// ExecCommand is Exec for any command, a user's too.
+func (h *Host) ExecCommand(ctx context.Context, cmd conn.Command) error {
 	if h.IsPlanning() {
 		return ErrPlanWrite
 	}
-	res, err := h.Run(ctx, conn.Command{Script: script})
+	res, err := h.Run(ctx, cmd)
 	if err != nil {
 		return err
 	}

@@ -182,7 +182,7 @@ func (h *Host) readAhead(ctx context.Context, paths []string) map[string]prefetc
 			}}
 		}
 	}()
-	cmd := conn.Command{Script: script, Stdout: &limited{w: pw, n: prefetchLimit}, Become: h.Become}
+	cmd := conn.Command{Script: script, Stdout: &limited{w: pw, n: prefetchLimit}, Become: h.Become, Subshell: true}
 	var res conn.Result
 	var err error
 	if w, ok := h.conn.(*writeBehind); ok {

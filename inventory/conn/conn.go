@@ -54,6 +54,10 @@ type Command struct {
 	// Become runs the script as root through sudo; the sudo password, if the host needs one, is
 	// sent on standard input by the connection.
 	Become bool
+	// Subshell lets the connection run the script in a subshell of a shell it keeps open instead
+	// of a new sh, which saves starting a program. $$ and $0 are then not the script's own, and
+	// the shell's variables are visible: only for isaplay's own scripts, never a user's command.
+	Subshell bool
 }
 
 // Result is how a command ended.

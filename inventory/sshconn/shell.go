@@ -29,16 +29,25 @@ import (
 //
 // Protocol, client to shell, per command: one line "<n> <how> <word>\n" where <word> is the
 // script as a single-line shell word (see encodeWord), <n> is the length of the standard input
-// that follows (-1: none, the command reads /dev/null), and <how> is "x" to run the script with
-// `sh -c` in the background and wait for it (commands: exactly sh -c's semantics, $$ included;
-// a TERM, sent when a caller gives up, reaches the loop at once and it kills its process group)
-// or "s" to run it as a shell function inside the loop (isaplay's own file scripts, written for
-// it: they return instead of exiting and name their variables _*; this saves a fork). The shell stages exactly n bytes into a
-// private temporary directory with dd (iflag=fullblock,count_bytes reads no byte past them) and
-// runs the script with that file as standard input; its standard output and error go straight
-// to the channel. Then it prints "\x00<marker> <exit code>\n" on stdout and
-// "\x00<marker>\n" on stderr. The marker is 128 random bits, fresh per shell; the client splits
-// the streams at it, so output is binary-safe and can be streamed.
+// that follows (-1: none, the command reads /dev/null), and <how> is one of the three below.
+// A long script of isaplay's own ("p" or "s") comes instead as "@<length>" and its bytes, before
+// the standard input: the shell stages it with dd and runs it as a dot script (the shell's read
+// takes a line one byte per system call, which for a batch of writes was 20 KB of them).
+//   - "x": the script runs with `sh -c` in the background and the loop waits for it (commands:
+//     exactly sh -c's semantics, $$ included; a TERM, sent when a caller gives up, reaches the
+//     loop at once and it kills its process group);
+//   - "p": the same in a subshell of the loop, `( eval "$s" ) &`, which saves the exec of a new
+//     sh (isaplay's own scripts, see conn.Command.Subshell: $$ is the loop's);
+//   - "s": the script runs as a shell function inside the loop (isaplay's own file scripts,
+//     written for it: they return instead of exiting and name their variables _*; this saves
+//     the fork too).
+//
+// The shell stages exactly n bytes into a private temporary directory with dd
+// (iflag=fullblock,count_bytes reads no byte past them) and runs the script with that file as
+// standard input; its standard output and error go straight to the channel. Then it prints
+// "\x00<marker> <exit code>\n" on stdout and "\x00<marker>\n" on stderr. The marker is 128
+// random bits, fresh per shell; the client splits the streams at it, so output is binary-safe
+// and can be streamed.
 const loopScript = `M=$1; shift
 W=${TMPDIR:-/tmp}/.$M
 trap '[ ! -d "$W" ] || rm -rf "$W"' EXIT
@@ -52,9 +61,16 @@ IFS= read -r h || exit 0
 printf '\000%s ok\n' "$M"
 while IFS= read -r h; do
 	n=${h%% *}; h=${h#* }
-	x=${h%% *}
-	eval "s=${h#* }"
-	i=/dev/null
+	x=${h%% *}; h=${h#* }
+	i=/dev/null f=
+	case $h in
+	@*)
+		f=$W/s
+		[ -d "$W" ] || mkdir -m 700 "$W" || exit 97
+		dd of="$f" bs=65536 count="${h#@}" iflag=fullblock,count_bytes 2>/dev/null || exit 95
+		;;
+	*) eval "s=$h" ;;
+	esac
 	if [ "$n" -ge 0 ]; then
 		i=$W/i
 		[ -d "$W" ] || mkdir -m 700 "$W" || exit 97
@@ -62,15 +78,21 @@ while IFS= read -r h; do
 	fi
 	printf '\000%s<\n' "$M"
 	printf '\000%s<\n' "$M" >&2
-	if [ "$x" = x ]; then
-		sh -c "$s" <"$i" &
-		wait $! 2>/dev/null
+	if [ "$x" = s ] && [ -n "$f" ]; then
+		. "$f" <"$i"
 		r=$?
-	else
+	elif [ "$x" = s ]; then
 		eval "_f() {
 $s
 }"
 		_f <"$i"
+		r=$?
+	else
+		if [ "$x" = x ]; then sh -c "$s" <"$i" &
+		elif [ -n "$f" ]; then ( . "$f" ) <"$i" &
+		else ( eval "$s" ) <"$i" &
+		fi
+		wait $! 2>/dev/null
 		r=$?
 	fi
 	printf '\000%s %d\n' "$M" "$r"
@@ -321,9 +343,21 @@ func (c *Conn) newSession(ctx context.Context) (*ssh.Session, error) {
 	}
 }
 
-// run runs one script on the shell. stdout, when set, receives standard output as it arrives.
-// An error means the shell is no longer usable.
-func (sh *shell) run(script string, internal bool, stdin []byte, hasStdin bool, stdout io.Writer) (conn.Result, error) {
+// stagedScript is the length above which a script of isaplay's own is staged with dd rather
+// than read by the shell's read, which costs a system call per byte: one dd is cheaper than
+// about 2 KB of those.
+var stagedScript = 4096
+
+// How a script runs in the loop (see loopScript).
+const (
+	runCommand  = 'x' // sh -c
+	runSubshell = 'p' // ( eval )
+	runFunction = 's' // a function of the loop
+)
+
+// run runs one script on the shell, in the way how says. stdout, when set, receives standard
+// output as it arrives. An error means the shell is no longer usable.
+func (sh *shell) run(script string, how byte, stdin []byte, hasStdin bool, stdout io.Writer) (conn.Result, error) {
 	var res conn.Result
 	if strings.IndexByte(script, 0) >= 0 {
 		return res, fmt.Errorf("script contains a NUL byte")
@@ -334,13 +368,16 @@ func (sh *shell) run(script string, internal bool, stdin []byte, hasStdin bool, 
 	}
 	msg := make([]byte, 0, 32+len(script)+len(stdin))
 	msg = strconv.AppendInt(msg, int64(n), 10)
-	if internal {
-		msg = append(msg, " s "...)
+	msg = append(msg, ' ', how, ' ')
+	if how != runCommand && len(script) > stagedScript {
+		msg = append(msg, '@')
+		msg = strconv.AppendInt(msg, int64(len(script)), 10)
+		msg = append(msg, '\n')
+		msg = append(msg, script...)
 	} else {
-		msg = append(msg, " x "...)
+		msg = append(msg, encodeWord(script)...)
+		msg = append(msg, '\n')
 	}
-	msg = append(msg, encodeWord(script)...)
-	msg = append(msg, '\n')
 	msg = append(msg, stdin...)
 	// Writing and reading overlap: a large stdin must not wait for output to be read.
 	werr := make(chan error, 1)

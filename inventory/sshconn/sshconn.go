@@ -272,7 +272,7 @@ func (c *Conn) release(sh *shell) {
 }
 
 // exec runs a script on a framed shell.
-func (c *Conn) exec(ctx context.Context, script string, internal bool, stdin []byte, hasStdin, become bool, stdout io.Writer) (conn.Result, error) {
+func (c *Conn) exec(ctx context.Context, script string, how byte, stdin []byte, hasStdin, become bool, stdout io.Writer) (conn.Result, error) {
 	if c.closed.Load() {
 		return conn.Result{}, fmt.Errorf("%s: connection closed", c.name)
 	}
@@ -286,7 +286,7 @@ func (c *Conn) exec(ctx context.Context, script string, internal bool, stdin []b
 	}
 	done := make(chan result, 1)
 	go func() {
-		res, err := sh.run(script, internal, stdin, hasStdin, stdout)
+		res, err := sh.run(script, how, stdin, hasStdin, stdout)
 		done <- result{res, err}
 	}()
 	select {
@@ -320,7 +320,7 @@ func (c *Conn) kill(sh *shell) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c.exec(ctx, "kill -TERM "+strconv.Itoa(sh.pid)+" 2>/dev/null", true, nil, false, sh.become, nil)
+	c.exec(ctx, "kill -TERM "+strconv.Itoa(sh.pid)+" 2>/dev/null", runFunction, nil, false, sh.become, nil)
 }
 
 // Run runs c.Script with sh on the host.
@@ -332,7 +332,11 @@ func (c *Conn) Run(ctx context.Context, cmd conn.Command) (conn.Result, error) {
 			return conn.Result{}, fmt.Errorf("%s: read stdin: %w", c.name, err)
 		}
 	}
-	return c.exec(ctx, cmd.Script, false, stdin, cmd.Stdin != nil, cmd.Become, cmd.Stdout)
+	how := byte(runCommand)
+	if cmd.Subshell {
+		how = runSubshell
+	}
+	return c.exec(ctx, cmd.Script, how, stdin, cmd.Stdin != nil, cmd.Become, cmd.Stdout)
 }
 
 // Dial opens a TCP connection from the host through a direct-tcpip channel.

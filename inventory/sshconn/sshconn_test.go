@@ -61,6 +61,13 @@ func TestConformanceNoTar(t *testing.T) {
 	conformance(t, "conntest-notar")
 }
 
+// TestConformanceStagedScripts covers scripts of isaplay's own that travel staged, as long
+// ones do: here every one of them.
+func TestConformanceStagedScripts(t *testing.T) {
+	defer sshconn.SetStagedScript(sshconn.SetStagedScript(0))
+	conformance(t, "conntest-staged")
+}
+
 func conformance(t *testing.T, name string) {
 	c := dial(t, config(cluster, 0))
 	dir := "/opt/" + name

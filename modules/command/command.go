@@ -285,7 +285,7 @@ func (Module) Revert(ctx context.Context, h *engine.Host, u engine.Undo) error {
 	if r.Script == "" {
 		return nil
 	}
-	return h.Exec(ctx, r.Script)
+	return h.ExecCommand(ctx, conn.Command{Script: r.Script})
 }
 
 func lastLines(s string, n int) string {

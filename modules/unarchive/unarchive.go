@@ -340,7 +340,7 @@ func (Module) Apply(ctx context.Context, h *engine.Host, c *engine.Change) error
 		script += conn.Join(args...) + " || exit 2\n"
 	}
 	script += "[ -e " + conn.Quote(p.creates) + " ] || [ -L " + conn.Quote(p.creates) + " ] || exit 3"
-	res, err := h.Run(ctx, conn.Command{Script: script, Stdin: pr})
+	res, err := h.Run(ctx, conn.Command{Script: script, Stdin: pr, Subshell: true})
 	pr.CloseWithError(io.ErrClosedPipe) // stop the writer if tar ended early
 	if e := <-werr; e != nil && !errors.Is(e, io.ErrClosedPipe) {
 		return fmt.Errorf("unpack %s: %w", p.src, e)

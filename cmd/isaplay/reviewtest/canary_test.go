@@ -135,9 +135,9 @@ func TestCanary(t *testing.T) {
 }
 
 // shellInputs parses the standard input every framed shell received (the protocol of
-// inventory/sshconn/shell.go: a "HELLO <marker>" line, then per command a line
-// "<n> <how> <script>" followed by n bytes of standard input) into the scripts, one per line,
-// and the standard input data.
+// inventory/sshconn/shell.go: a "HELLO <marker>" line, then per command a line "<n> <how>
+// <script>", or "<n> <how> @<length>" and that many bytes of script, followed by n bytes of
+// standard input) into the scripts, one per line, and the standard input data.
 func shellInputs(t *testing.T, dir string) (scripts, data string) {
 	t.Helper()
 	entries, err := os.ReadDir(dir)
@@ -166,6 +166,13 @@ func shellInputs(t *testing.T, dir string) (scripts, data string) {
 			}
 			nStr, script, _ := strings.Cut(line, " ")
 			n, err := strconv.Atoi(nStr)
+			// A long script of isaplay's own comes as "@<length>" and its bytes, before the input.
+			if _, word, _ := strings.Cut(script, " "); err == nil && strings.HasPrefix(word, "@") {
+				var k int
+				if k, err = strconv.Atoi(word[1:]); err == nil && k <= len(rest) {
+					script, rest = rest[:k], rest[k:]
+				}
+			}
 			if err != nil || n > len(rest) {
 				t.Fatalf("%s: bad command line %.200q", en.Name(), line)
 			}

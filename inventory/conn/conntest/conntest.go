@@ -120,31 +120,66 @@ func testRun(t *testing.T, h Harness) {
 		{"killed by signal", conn.Command{Script: "kill -9 $$"}, nil, "", 137},
 		{"pwd is home", conn.Command{Script: "pwd"}, []byte(h.Home + "\n"), "", 0},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if tc.name == "pwd is home" && h.Home == "" {
-				t.Fatal("harness has no Home")
+	// Each case runs as a command and as isaplay's own script in a subshell; $$ is then not the
+	// script's own, so the signal case has no subshell twin.
+	for _, sub := range []bool{false, true} {
+		for _, tc := range tests {
+			if sub && tc.name == "killed by signal" {
+				continue
 			}
-			res, err := h.Conn.Run(ctx(t), tc.cmd)
-			if err != nil {
-				t.Fatalf("Run: %v", err)
+			if r, ok := tc.cmd.Stdin.(*bytes.Reader); ok {
+				r.Seek(0, io.SeekStart)
 			}
-			if !bytes.Equal(res.Stdout, tc.stdout) {
-				t.Errorf("stdout = %q, want %q", short(res.Stdout), short(tc.stdout))
+			if r, ok := tc.cmd.Stdin.(*strings.Reader); ok {
+				r.Seek(0, io.SeekStart)
 			}
-			if string(res.Stderr) != tc.stderr {
-				t.Errorf("stderr = %q, want %q", res.Stderr, tc.stderr)
+			tc.cmd.Subshell = sub
+			if sub {
+				tc.name += " (subshell)"
 			}
-			if res.ExitCode != tc.code {
-				t.Errorf("exit code = %d, want %d", res.ExitCode, tc.code)
-			}
-		})
+			runCase(t, h, tc.name, tc.cmd, tc.stdout, tc.stderr, tc.code)
+		}
+	}
+	// What a subshell script changes in its shell (directory, umask, variables, traps) does
+	// not reach the next script.
+	state := "pwd; umask; echo \"${X-unset}\""
+	before, err := h.Conn.Run(ctx(t), conn.Command{Script: state})
+	if err != nil || !bytes.HasSuffix(before.Stdout, []byte("\nunset\n")) {
+		t.Fatalf("state before: %q, %v", before.Stdout, err)
+	}
+	runCase(t, h, "subshell changes its shell", conn.Command{Subshell: true,
+		Script: "cd / && umask 0 && X=1 && trap 'echo trapped' EXIT && exit 4"}, []byte("trapped\n"), "", 4)
+	for _, sub := range []bool{true, false} {
+		runCase(t, h, fmt.Sprintf("after it (subshell %v)", sub), conn.Command{Subshell: sub, Script: state}, before.Stdout, "", 0)
 	}
 	// The connection stays usable after all that.
 	res, err := h.Conn.Run(ctx(t), conn.Command{Script: "echo still"})
 	if err != nil || string(res.Stdout) != "still\n" {
 		t.Fatalf("after the table: %q, %v", res.Stdout, err)
 	}
+}
+
+// runCase runs one command of testRun's table and checks what it printed and its exit status.
+func runCase(t *testing.T, h Harness, name string, cmd conn.Command, stdout []byte, stderr string, code int) {
+	t.Helper()
+	t.Run(name, func(t *testing.T) {
+		if strings.HasPrefix(name, "pwd is home") && h.Home == "" {
+			t.Fatal("harness has no Home")
+		}
+		res, err := h.Conn.Run(ctx(t), cmd)
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		if !bytes.Equal(res.Stdout, stdout) {
+			t.Errorf("stdout = %q, want %q", short(res.Stdout), short(stdout))
+		}
+		if string(res.Stderr) != stderr {
+			t.Errorf("stderr = %q, want %q", res.Stderr, stderr)
+		}
+		if res.ExitCode != code {
+			t.Errorf("exit code = %d, want %d", res.ExitCode, code)
+		}
+	})
 }
 
 func short(b []byte) []byte {

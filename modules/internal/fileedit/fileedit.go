@@ -215,7 +215,7 @@ func ResolveOwner(ctx context.Context, h *engine.Host, owner, group string) (int
 	if len(script) == 0 {
 		return uid, gid, nil
 	}
-	res, err := h.Run(ctx, conn.Command{Script: strings.Join(script, "; ")})
+	res, err := h.Run(ctx, conn.Command{Script: strings.Join(script, "; "), Subshell: true})
 	if err != nil {
 		return 0, 0, fmt.Errorf("resolve owner: %w", err)
 	}
