@@ -144,10 +144,10 @@ func (p *Conns) Lock(ctx context.Context, h *inventory.Host, lockID string) erro
 	ctrl, _ := os.Hostname()
 	info := fmt.Sprintf("run=%s controller=%s pid=%d since=%s", lockID, ctrl, os.Getpid(), time.Now().UTC().Format(time.RFC3339))
 	lock := path.Join(h.StateDir, "lock")
-	script := "umask 077; mkdir -p " + conn.Quote(h.StateDir) + " && if ( set -C; printf '%s\\n' " + conn.Quote(info) + " > " + conn.Quote(lock) +
+	script := "umask 077; { [ -d " + conn.Quote(h.StateDir) + " ] || mkdir -p " + conn.Quote(h.StateDir) + "; } && if ( set -C; printf '%s\\n' " + conn.Quote(info) + " > " + conn.Quote(lock) +
 		" ) 2>/dev/null; then :; else cur=$(cat " + conn.Quote(lock) + " 2>/dev/null); case \"$cur\" in " + conn.Quote("run="+lockID+" ") +
 		"*) ;; *) printf '%s' \"$cur\"; exit 75;; esac; fi"
-	res, err := c.Run(ctx, conn.Command{Script: script, Become: h.Become})
+	res, err := c.Run(ctx, conn.Command{Script: script, Become: h.Become, Subshell: true})
 	if err != nil {
 		return fmt.Errorf("%s: lock: %w", h.Name, err)
 	}
@@ -179,7 +179,8 @@ func (p *Conns) Unlock(ctx context.Context) {
 		go func() {
 			defer wg.Done()
 			lock := path.Join(e.locked, "lock")
-			e.c.Run(ctx, conn.Command{Script: "if grep -q " + conn.Quote("^run="+e.lockID+" ") + " " + conn.Quote(lock) + " 2>/dev/null; then rm -f " + conn.Quote(lock) + "; fi"})
+			e.c.Run(ctx, conn.Command{Script: "if IFS= read -r l 2>/dev/null <" + conn.Quote(lock) + "; then case \"$l\" in " + conn.Quote("run="+e.lockID+" ") +
+				"*) rm -f " + conn.Quote(lock) + ";; esac; fi", Subshell: true})
 			e.locked = ""
 		}()
 	}
