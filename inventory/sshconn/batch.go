@@ -174,17 +174,11 @@ func batchScript(writes []conn.FileWrite, root bool) (string, []byte, error) {
 			return "", nil, err
 		}
 	}
-	backupDirs := map[string]bool{}
-	var bdirs []string
 	for _, t := range targets {
 		for k, i := range t.writes {
 			b := writes[i].Opts.Backup
 			if b == "" {
 				continue
-			}
-			if d := path.Dir(path.Clean(b)); !backupDirs[d] {
-				backupDirs[d] = true
-				bdirs = append(bdirs, d)
 			}
 			if k > 0 {
 				if err := add(path.Clean(b), writes[t.writes[k-1]]); err != nil {
@@ -208,13 +202,11 @@ func batchScript(writes []conn.FileWrite, root bool) (string, []byte, error) {
 	}
 
 	// Backups of what the targets hold now: every regular file whose first write asks for one
-	// that is not there yet is copied, bytes, mode and owner, by one tar pipeline.
+	// that is not there yet is copied, bytes, mode and owner, by one tar pipeline (which makes
+	// the missing directories on the way, mode 0700 under the script's umask).
 	sameOwner := "--no-same-owner"
 	if root {
 		sameOwner = "--same-owner --numeric-owner"
-	}
-	for _, d := range bdirs {
-		s = append(s, "{ [ -d "+q(d)+" ] || mkdir -p -- "+q(d)+"; }")
 	}
 	var b strings.Builder
 	b.WriteString("set --")
@@ -269,13 +261,16 @@ func batchScript(writes []conn.FileWrite, root bool) (string, []byte, error) {
 		}
 	}
 	staged := make([]string, len(targets))
+	var sums []digest
 	for k, t := range targets {
 		staged[k] = t.staged
 		w := writes[t.writes[len(t.writes)-1]]
-		if w.Opts.SHA256 == "" {
-			continue
+		if w.Opts.SHA256 != "" {
+			sums = append(sums, digest{t.staged, w.Opts.SHA256, "write " + w.Path + ": the uploaded file"})
 		}
-		s = append(s, conn.SHA256Check(q(t.staged), w.Opts.SHA256, "write "+w.Path+": the uploaded file"))
+	}
+	if len(sums) > 0 {
+		s = append(s, sha256Checks(sums))
 	}
 	s = append(s, conn.Join(append([]string{"sync", "--"}, staged...)...))
 
@@ -301,6 +296,28 @@ func batchScript(writes []conn.FileWrite, root bool) (string, []byte, error) {
 		conn.Join(append([]string{"rm", "-rf", "--"}, stages...)...) + "\n" +
 		"umask \"$_umask\"\n[ -z \"$_m\" ] || echo \"made$_m\"\nreturn $_r"
 	return uninterrupted(script), buf.Bytes(), nil
+}
+
+// digest is a file whose sha256 a batch checks: what it is called in the failure message.
+type digest struct{ path, want, what string }
+
+// sha256Checks is one shell step that runs one sha256sum for all the files and fails, saying
+// on stderr "WHAT: sha256 is X, want WANT" for the first file that differs, as
+// conn.SHA256Check does for one. sha256sum prints a line per file in argument order (names in
+// a batch have no newline; a name with a backslash gets a leading backslash).
+func sha256Checks(files []digest) string {
+	q := conn.Quote
+	args := []string{"sha256sum", "--"}
+	for _, f := range files {
+		args = append(args, f.path)
+	}
+	var b strings.Builder
+	b.WriteString("_s=$(" + conn.Join(args...) + ") && _s=\"$_s\n\"")
+	for _, f := range files {
+		b.WriteString(" &&\n_l=${_s%%\"\n\"*} && _s=${_s#*\"\n\"} && _l=${_l#\\\\} && { [ \"${_l%% *}\" = " + q(f.want) + " ] || " +
+			"{ printf '%s\\n' " + q(f.what+": sha256 is ") + "\"${_l%% *}, want \"" + q(f.want) + " >&2; false; }; }")
+	}
+	return b.String()
 }
 
 // stageName is the name of a staging directory beside the files of a batch.

@@ -749,6 +749,7 @@ func testWriteFiles(t *testing.T, h Harness) {
 			{Path: filepath.Join(dirs[0], "new.txt"), Data: []byte("fresh"), Opts: conn.WriteOptions{UID: -1, GID: -1, Backup: filepath.Join(bakDir, "none")}},
 			{Path: twice, Data: []byte("v1"), Opts: conn.WriteOptions{Mode: 0o600, UID: -1, GID: -1, Backup: filepath.Join(bakDir, "t0")}},
 			{Path: filepath.Join(dirs[0], "x.jar"), Data: jar, Opts: conn.WriteOptions{Mode: 0o644, UID: -1, GID: 5678, SHA256: sum(jar)}},
+			{Path: filepath.Join(dirs[1], `back\slash.jar`), Data: []byte("y"), Opts: conn.WriteOptions{UID: -1, GID: -1, SHA256: sum([]byte("y"))}},
 			{Path: filepath.Join(dirs[2], "odd\nname"), Data: []byte("nl"), Opts: conn.WriteOptions{Mode: 0o600, UID: -1, GID: -1}},
 			{Path: twice, Data: []byte("v2"), Opts: conn.WriteOptions{Mode: 0o644, UID: -1, GID: -1, Backup: filepath.Join(bakDir, "t1")}},
 		}
@@ -771,7 +772,8 @@ func testWriteFiles(t *testing.T, h Harness) {
 			{writes[1].Path, "fresh", 0o644, os.Getuid(), os.Getgid()},
 			{twice, "v2", 0o644, os.Getuid(), os.Getgid()},
 			{writes[3].Path, string(jar), 0o644, os.Getuid(), 5678},
-			{writes[4].Path, "nl", 0o600, os.Getuid(), os.Getgid()},
+			{writes[4].Path, "y", 0o644, os.Getuid(), os.Getgid()},
+			{writes[5].Path, "nl", 0o600, os.Getuid(), os.Getgid()},
 			{filepath.Join(bakDir, "b1"), "original\r\n", 0o640, 1234, 5678},
 			{filepath.Join(bakDir, "t0"), "v0", 0o600, os.Getuid(), os.Getgid()},
 			{filepath.Join(bakDir, "t1"), "v1", 0o600, os.Getuid(), os.Getgid()},
@@ -808,7 +810,7 @@ func testWriteFiles(t *testing.T, h Harness) {
 			last  conn.FileWrite
 			cause string
 		}{
-			{"wrong digest", conn.FileWrite{Path: filepath.Join(dirs[0], "bad.jar"), Data: []byte("jar"), Opts: conn.WriteOptions{UID: -1, GID: -1, SHA256: sum([]byte("other"))}}, "sha256"},
+			{"wrong digest", conn.FileWrite{Path: filepath.Join(dirs[0], "bad.jar"), Data: []byte("jar"), Opts: conn.WriteOptions{UID: -1, GID: -1, SHA256: sum([]byte("other"))}}, "bad.jar"},
 			{"missing directory", conn.FileWrite{Path: filepath.Join(d, "no", "such", "f"), Data: []byte("x"), Opts: conn.WriteOptions{UID: -1, GID: -1}}, "no such"},
 			{"a directory in the way", conn.FileWrite{Path: blocker, Data: []byte("x"), Opts: conn.WriteOptions{UID: -1, GID: -1}}, "sub"},
 		}
@@ -818,7 +820,7 @@ func testWriteFiles(t *testing.T, h Harness) {
 				mustWrite(t, h.local(p2), []byte("two"), 0o644)
 				writes := []conn.FileWrite{
 					{Path: p1, Data: []byte("changed"), Opts: conn.WriteOptions{UID: -1, GID: -1, Backup: filepath.Join(bakDir, "k1")}},
-					{Path: p2, Data: []byte("changed"), Opts: conn.WriteOptions{UID: -1, GID: -1}},
+					{Path: p2, Data: []byte("changed"), Opts: conn.WriteOptions{UID: -1, GID: -1, SHA256: sum([]byte("changed"))}},
 					tc.last,
 				}
 				made, err := conn.WriteFiles(ctx(t), h.Conn, writes)
