@@ -688,7 +688,7 @@ play "verify analytics" {
   task "command" "symlink reachable" {
     when   = var.an_symlink != null
     argv   = ["sh", "-c", "cd \"$1\" || exit 1", "sh", coalesce(var.an_symlink, "/")]
-    unless = ["sh", "-c", "test -d \"$1\" && cd \"$1\"", "sh", coalesce(var.an_symlink, "/")]
+    unless = ["test", "-d", coalesce(var.an_symlink, "/"), "-a", "-x", coalesce(var.an_symlink, "/")]
   }
 }
 
