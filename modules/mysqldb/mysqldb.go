@@ -312,17 +312,25 @@ func (Module) Apply(ctx context.Context, h *engine.Host, c *engine.Change) error
 	return nil
 }
 
-// load runs a schema script statement by statement in its database, stopping at the first
-// error, which names the script line the statement starts on.
+// load runs a schema script in its database, in order and in as few round trips as the server
+// takes (dbconn.Session.ExecAll), stopping at the first error, which names the script line the
+// statement starts on.
 func load(ctx context.Context, sess *dbconn.Session, sc *schemaSpec) error {
 	if err := sess.Exec(ctx, "USE "+quoteIdent(sc.DB)); err != nil {
 		return fmt.Errorf("load %s into %s: %w", sc.Path, sc.DB, err)
 	}
+	texts := make([]string, len(sc.Stmts))
 	for i, st := range sc.Stmts {
-		if err := sess.Exec(ctx, st.Text); err != nil {
-			return fmt.Errorf("load %s into %s: statement %d of %d at line %d (%s): %w (statements before it were applied; the schema is now half-loaded)",
-				sc.Path, sc.DB, i+1, len(sc.Stmts), st.Line, firstLine(st.Text), err)
-		}
+		texts[i] = st.Text
+	}
+	n, err := sess.ExecAll(ctx, texts)
+	if err != nil && n < len(sc.Stmts) {
+		st := sc.Stmts[n]
+		return fmt.Errorf("load %s into %s: statement %d of %d at line %d (%s): %w (statements before it were applied; the schema is now half-loaded)",
+			sc.Path, sc.DB, n+1, len(sc.Stmts), st.Line, firstLine(st.Text), err)
+	}
+	if err != nil {
+		return fmt.Errorf("load %s into %s: %w", sc.Path, sc.DB, err)
 	}
 	return nil
 }

@@ -162,6 +162,78 @@ func (s *Session) Exec(ctx context.Context, stmt string) error {
 	return s.Err(err)
 }
 
+// execBatch is the most script text ExecAll sends in one round trip: well under the smallest
+// max_allowed_packet a supported server starts with (4 MB on MySQL 5.6 and 5.7).
+var execBatch = 1 << 20
+
+// markColumn names the column of the SELECT that ExecAll puts after each statement.
+const markColumn = "isaplay_statement_done"
+
+// ExecAll runs statements in order, stopping at the first that fails, in multi-statement batches
+// of up to execBatch bytes: one round trip per batch instead of one per statement. It returns
+// how many ran; the error is then that of stmts[n]. Each statement is followed in its batch by
+// "SELECT <its index> AS isaplay_statement_done", whose result set says that it ran (statements
+// that return no rows return no result set to the driver).
+func (s *Session) ExecAll(ctx context.Context, stmts []string) (int, error) {
+	s.observe(ctx, stmts...)
+	done := 0
+	for done < len(stmts) {
+		var b strings.Builder
+		end := done
+		for end < len(stmts) && (end == done || b.Len()+len(stmts[end]) <= execBatch) {
+			// The statement ends on a line of its own, after any comment on its last line.
+			fmt.Fprintf(&b, "%s\n;\nSELECT %d AS %s;\n", stmts[end], end, markColumn)
+			end++
+		}
+		ran, err := s.marks(ctx, b.String())
+		for _, k := range ran {
+			if k != done {
+				return done, fmt.Errorf("statement %d: out of order mark %d", done+1, k)
+			}
+			done++
+		}
+		if err != nil {
+			return done, s.Err(err)
+		}
+		if done != end {
+			return done, fmt.Errorf("the server ended the batch without running the statement or an error")
+		}
+	}
+	return done, nil
+}
+
+// marks runs a batch of ExecAll and returns the statement indexes of its marks, in order,
+// and the error that ended it.
+func (s *Session) marks(ctx context.Context, batch string) ([]int, error) {
+	rows, err := s.conn.QueryContext(ctx, batch)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ran []int
+	for {
+		cols, err := rows.Columns()
+		if err != nil {
+			return ran, err
+		}
+		for rows.Next() {
+			if len(cols) == 1 && cols[0] == markColumn {
+				var k int
+				if err := rows.Scan(&k); err != nil {
+					return ran, err
+				}
+				ran = append(ran, k)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return ran, err
+		}
+		if !rows.NextResultSet() {
+			return ran, rows.Err()
+		}
+	}
+}
+
 // Result is the rows of one query as text (NULL is Valid false).
 type Result struct {
 	Columns []string

@@ -111,3 +111,66 @@ func TestFromArgsErrors(t *testing.T) {
 		t.Errorf("defaults %+v %v", p, err)
 	}
 }
+
+func TestExecAll(t *testing.T) {
+	proc := "CREATE PROCEDURE p1()\nBEGIN\n  INSERT INTO t1 VALUES (1);\n  INSERT INTO t1 VALUES (2);\nEND"
+	good := []string{
+		"CREATE TABLE t1 (id INT) -- a comment on the last line",
+		"SELECT 'rows of its own' AS other",
+		proc,
+		"CALL p1()",
+		"/* a block comment */ CREATE TABLE t2 (id INT)",
+	}
+	bad := []string{"CREATE TABLE t1 (id INT)", "CREATE TABLE t2 (id INT)", "CREATE TABLE t1 (id INT)", "CREATE TABLE t4 (id INT)"}
+	for _, tt := range []struct {
+		name   string
+		batch  int
+		stmts  []string
+		done   int
+		errNum int
+		tables string
+	}{
+		{"one batch", 1 << 20, good, len(good), 0, "t1,t2"},
+		{"a batch per statement", 1, good, len(good), 0, "t1,t2"},
+		{"failure in one batch", 1 << 20, bad, 2, 1050, "t1,t2"},
+		{"failure in a later batch", 1, bad, 2, 1050, "t1,t2"},
+		{"failure first", 1 << 20, []string{"CREATE TABLE t1 (", "CREATE TABLE t2 (id INT)"}, 0, 1064, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			old := execBatch
+			execBatch = tt.batch
+			defer func() { execBatch = old }()
+			ctx := context.Background()
+			h := engine.NewHost("db1", local.New(), "run1", t.TempDir(), nil)
+			s, err := Open(ctx, h, params(t, nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			db := "execall_" + strings.ReplaceAll(tt.name, " ", "_")
+			for _, q := range []string{"DROP DATABASE IF EXISTS " + db, "CREATE DATABASE " + db, "USE " + db} {
+				if err := s.Exec(ctx, q); err != nil {
+					t.Fatal(err)
+				}
+			}
+			defer s.Exec(ctx, "DROP DATABASE IF EXISTS "+db)
+			n, err := s.ExecAll(ctx, tt.stmts)
+			if n != tt.done || ErrorNumber(err) != tt.errNum {
+				t.Fatalf("ExecAll: %d done, %v; want %d done, error number %d", n, err, tt.done, tt.errNum)
+			}
+			res, err := s.Query(ctx, "SELECT COALESCE(GROUP_CONCAT(TABLE_NAME ORDER BY TABLE_NAME), '') AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = '"+db+"'")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := res[0].Get(0, "t"); got != tt.tables {
+				t.Errorf("tables %q, want %q", got, tt.tables)
+			}
+			if tt.errNum == 0 {
+				res, err := s.Query(ctx, "SELECT COUNT(*) AS n FROM t1")
+				if err != nil || res[0].Get(0, "n") != "2" {
+					t.Errorf("the procedure's rows: %+v, %v", res, err)
+				}
+			}
+		})
+	}
+}
