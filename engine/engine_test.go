@@ -132,6 +132,7 @@ func testRegistry() *engine.Registry {
 	r.Register("read_blocks", readBlocks{})
 	r.Register("held_file", heldFile{})
 	r.Register("blind_file", blindFile{})
+	r.Register("gate", gate{})
 	return r
 }
 

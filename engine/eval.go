@@ -64,7 +64,7 @@ func evalCommon(t *Task, ctx *hcl.EvalContext) (commonArgs, hcl.Diagnostics) {
 			c.register = v.AsString()
 		}
 	}
-	for _, name := range []string{"run_once", "ignore_errors"} {
+	for _, name := range []string{"run_once", "ignore_errors", "async"} {
 		if a, ok := t.common[name]; ok {
 			_, d := evalAttr(a, cty.Bool, ctx)
 			diags = append(diags, d...)

@@ -52,6 +52,9 @@ type Entry struct {
 	// held, when not zero, says the task's writes are held (see writeBehind): its end is
 	// reported once they are made, with held, the time the task itself took.
 	held time.Duration
+	// background, when set, applies an async task's change; runOnHost starts it once the entry
+	// is recorded, and it reports the task's end (see runner.execute).
+	background func()
 }
 
 // Summary counts entries by status.

@@ -132,6 +132,13 @@ func (hs *hostState) setStatus(t *Task, st Status) {
 	hs.status[t.ID] = st
 }
 
+// hasFailed reports whether the host failed (an async task's failure is set from its goroutine).
+func (hs *hostState) hasFailed() bool {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	return hs.failed != nil
+}
+
 func (hs *hostState) statusOf(task string) (Status, bool) {
 	hs.mu.Lock()
 	defer hs.mu.Unlock()
@@ -176,6 +183,8 @@ type runner struct {
 	readsResults sync.Map
 	// playName is the play running, for events.
 	playName string
+	// background counts the async tasks' changes being applied (see execute).
+	background sync.WaitGroup
 }
 
 // ErrRunFailed is returned when at least one host failed; the plan holds each host's error.
@@ -305,6 +314,7 @@ func objectOf(m map[string]cty.Value) cty.Value {
 }
 
 func (r *runner) run(ctx context.Context) (*Plan, error) {
+	defer r.background.Wait() // returns on errors below too
 	r.connectAll(ctx)
 	for pi, pl := range r.cfg.Playbook.Plays {
 		if err := ctx.Err(); err != nil {
@@ -331,26 +341,33 @@ func (r *runner) run(ctx context.Context) (*Plan, error) {
 					r.addErr(err)
 					break
 				}
-				if _, files := t.mod.(FileWriter); r.apply && r.taskSelected(t) && (files || !r.runsNowhere(t, batch, playHosts)) {
-					// Held writes are made before a task of another kind runs anywhere.
+				async, diags := r.asyncTask(t, batch, playHosts)
+				if diags.HasErrors() {
+					r.barrier(ctx, false)
+					return nil, diags
+				}
+				// Held writes are made before a task of another kind runs anywhere; an async
+				// task makes its own host's (see execute).
+				if _, files := t.mod.(FileWriter); r.apply && r.taskSelected(t) && !async && (files || !r.runsNowhere(t, batch, playHosts)) {
 					r.barrier(ctx, files)
-					if r.errs.ErrorOrNil() != nil {
+					if r.runErr() != nil {
 						goto done
 					}
 				}
-				if err := r.runTask(ctx, pi, t, batch, playHosts); err != nil {
+				if err := r.runTask(ctx, pi, t, batch, playHosts, async); err != nil {
 					r.barrier(ctx, false)
 					return nil, err
 				}
 				// With a journal (apply), a failed host stops the whole run after this task:
 				// the rollback policy decides what happens next.
-				if r.apply && r.errs.ErrorOrNil() != nil {
+				if r.apply && r.runErr() != nil {
 					goto done
 				}
 			}
 			if r.apply {
+				r.background.Wait() // the async tasks of the play (or batch of hosts) end here
 				r.barrier(ctx, false)
-				if r.errs.ErrorOrNil() != nil {
+				if r.runErr() != nil {
 					goto done
 				}
 			}
@@ -358,10 +375,11 @@ func (r *runner) run(ctx context.Context) (*Plan, error) {
 	}
 done:
 	if r.apply {
+		r.background.Wait()
 		r.barrier(ctx, false)
 	}
 	r.plan.finish()
-	if err := r.errs.ErrorOrNil(); err != nil {
+	if err := r.runErr(); err != nil {
 		return r.plan, fmt.Errorf("%w: %w", ErrRunFailed, err)
 	}
 	return r.plan, nil
@@ -383,6 +401,35 @@ func (r *runner) barrier(ctx context.Context, open bool) {
 	p.Wait()
 }
 
+// asyncTask evaluates a task's async argument, once per task, on the batch's first host. An
+// async task must not write files (their writes are held and made in batches, in order) nor
+// register a result (later tasks would read it before it exists).
+func (r *runner) asyncTask(t *Task, batch, playHosts []*hostState) (bool, hcl.Diagnostics) {
+	a, ok := t.common["async"]
+	if !ok || !r.taskSelected(t) || len(batch) == 0 {
+		return false, nil
+	}
+	v, diags := r.valueIn(a.Expr, t.scope, batch[0], playHosts) // only what async reads
+	if diags.HasErrors() {
+		return false, diags
+	}
+	if v, _ = v.Unmark(); v.Type() != cty.Bool || !v.IsKnown() || v.IsNull() {
+		return false, hcl.Diagnostics{errAt(a.Expr.Range(), "Invalid async", "async must be true or false, known before the task runs.")}
+	}
+	if !v.True() {
+		return false, nil
+	}
+	if _, files := t.mod.(FileWriter); files {
+		return false, hcl.Diagnostics{errAt(a.Expr.Range(), "Invalid async",
+			fmt.Sprintf("A %s task writes files, which are held and made in batches in task order: it cannot be async.", t.Module))}
+	}
+	if reg, ok := t.common["register"]; ok {
+		return false, hcl.Diagnostics{errAt(reg.Expr.Range(), "Invalid register",
+			"An async task has no result while the play goes on: it cannot register one.")}
+	}
+	return true, nil
+}
+
 // runsNowhere reports whether t's conditions (its includes' and its own when) are known to be
 // false on every host of the batch: it runs nowhere, so it needs no barrier. They are evaluated
 // as execute will, from the same results.
@@ -396,7 +443,7 @@ func (r *runner) runsNowhere(t *Task, batch, playHosts []*hostState) bool {
 		conds = append(slices.Clip(t.when), scopedExpr{a.Expr, t.scope})
 	}
 	for _, hs := range batch {
-		if !r.limited(hs) || hs.failed != nil {
+		if !r.limited(hs) || hs.hasFailed() {
 			continue
 		}
 		if ok, known, diags := r.conditions(conds, hs, playHosts); diags.HasErrors() || !known || ok {
@@ -408,29 +455,48 @@ func (r *runner) runsNowhere(t *Task, batch, playHosts []*hostState) bool {
 
 // fail marks the task failed on the host and, unless its errors are ignored, the host failed.
 func (r *runner) fail(t *Task, hs *hostState, playHosts []*hostState, e *Entry, err error) {
+	r.failIgnoring(t, hs, e, err, r.ignoreErrors(t, hs, playHosts))
+}
+
+// failIgnoring is fail with the task's ignore_errors already evaluated.
+func (r *runner) failIgnoring(t *Task, hs *hostState, e *Entry, err error, ignore bool) {
 	e.Status = StatusFailed
 	e.Error = r.cfg.Redactor.Redact(errorText(err))
-	if r.ignoreErrors(t, hs, playHosts) {
+	if ignore {
 		e.Reason = "error ignored"
 		return
 	}
+	hs.mu.Lock()
 	hs.failed = err
+	hs.mu.Unlock()
 	r.addErr(fmt.Errorf("%s: %s: %s", hs.inv.Name, t.ID, e.Error))
 }
 
 // heldDone ends a change whose writes were held, once they are made or failed: the journal's
 // done record, the entry's status and the task's end event.
 func (r *runner) heldDone(t *Task, hs *hostState, playHosts []*hostState, rec Record, e *Entry, err error) {
+	r.ended(t, hs, rec, e, err, func() bool { return r.ignoreErrors(t, hs, playHosts) })
+}
+
+// ended is heldDone with a function that evaluates the task's ignore_errors.
+func (r *runner) ended(t *Task, hs *hostState, rec Record, e *Entry, err error, ignore func() bool) {
 	if r.cfg.Journal != nil {
 		if jerr := r.cfg.Journal.Done(rec, err); jerr != nil && err == nil {
 			err = fmt.Errorf("journal: %w", jerr)
 		}
 	}
 	if err != nil {
-		r.fail(t, hs, playHosts, e, err)
+		r.failIgnoring(t, hs, e, err, ignore())
 		hs.setStatus(t, e.Status)
 	}
 	r.event(Event{Kind: "task_done", Play: t.Play.Name, Task: t.Name, Host: hs.inv.Name, Status: e.Status, Elapsed: e.held, Err: err})
+}
+
+// runErr is every host's error so far, or nil (async tasks add theirs while the run goes on).
+func (r *runner) runErr() error {
+	r.errMu.Lock()
+	defer r.errMu.Unlock()
+	return r.errs.ErrorOrNil()
 }
 
 func (r *runner) addErr(err error) {
@@ -737,7 +803,7 @@ func (r *runner) taskSelected(t *Task) bool {
 }
 
 // runTask runs (or plans) one task on the batch, all hosts in parallel, and waits for all.
-func (r *runner) runTask(ctx context.Context, pi int, t *Task, batch, playHosts []*hostState) error {
+func (r *runner) runTask(ctx context.Context, pi int, t *Task, batch, playHosts []*hostState, async bool) error {
 	if !r.taskSelected(t) {
 		return nil
 	}
@@ -751,7 +817,7 @@ func (r *runner) runTask(ctx context.Context, pi int, t *Task, batch, playHosts 
 	}
 	var run []*hostState
 	for _, h := range hosts {
-		if r.limited(h) && h.failed == nil {
+		if r.limited(h) && !h.hasFailed() {
 			run = append(run, h)
 		}
 	}
@@ -766,7 +832,7 @@ func (r *runner) runTask(ctx context.Context, pi int, t *Task, batch, playHosts 
 	}
 	p := pool.New().WithMaxGoroutines(r.cfg.Forks)
 	for _, hs := range run {
-		p.Go(func() { r.runOnHost(ctx, pi, t, hs, playHosts) })
+		p.Go(func() { r.runOnHost(ctx, pi, t, hs, playHosts, async) })
 	}
 	p.Wait()
 	return nil
@@ -808,7 +874,7 @@ func (r *runner) connect(ctx context.Context, hs *hostState) error {
 	return hs.connErr
 }
 
-func (r *runner) runOnHost(ctx context.Context, pi int, t *Task, hs *hostState, playHosts []*hostState) {
+func (r *runner) runOnHost(ctx context.Context, pi int, t *Task, hs *hostState, playHosts []*hostState, async bool) {
 	start := time.Now()
 	e := &Entry{Play: t.Play.Name, Task: t.Name, Module: t.Module, Host: hs.inv.Name, playIdx: pi, taskIdx: t.Index, hostIdx: hs.idx}
 	r.event(Event{Kind: "task_start", Play: t.Play.Name, Task: t.Name, Host: hs.inv.Name})
@@ -816,12 +882,17 @@ func (r *runner) runOnHost(ctx context.Context, pi int, t *Task, hs *hostState, 
 		hs.aheadPlay = t.Play
 		r.prefetchPlay(ctx, t.Play, hs, playHosts)
 	}
-	err := r.executeSafely(ctx, t, hs, playHosts, e)
+	err := r.executeSafely(ctx, t, hs, playHosts, e, async)
 	if err != nil {
 		r.fail(t, hs, playHosts, e, err)
 	}
 	hs.setStatus(t, e.Status)
 	r.record(e)
+	if e.background != nil {
+		r.background.Add(1)
+		go e.background() // it reports the task's end
+		return
+	}
 	if e.held > 0 {
 		e.held = time.Since(start)
 		return // its end is reported once its writes are made (heldDone)
@@ -950,13 +1021,23 @@ func refersToResults(expr hcl.Expression) bool {
 
 // executeSafely turns a module's panic into that host's task error, so one bad module cannot
 // take the run (and its journal and rollback) down with it.
-func (r *runner) executeSafely(ctx context.Context, t *Task, hs *hostState, playHosts []*hostState, e *Entry) (err error) {
+func (r *runner) executeSafely(ctx context.Context, t *Task, hs *hostState, playHosts []*hostState, e *Entry, async bool) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("module %s panicked: %v", t.Module, p)
 		}
 	}()
-	return r.execute(ctx, t, hs, playHosts, e)
+	return r.execute(ctx, t, hs, playHosts, e, async)
+}
+
+// applySafely is Apply with a module's panic turned into an error.
+func applySafely(ctx context.Context, t *Task, h *Host, c *Change) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("module %s panicked: %v", t.Module, p)
+		}
+	}()
+	return t.mod.Apply(ctx, h, c)
 }
 
 func (r *runner) ignoreErrors(t *Task, hs *hostState, playHosts []*hostState) bool {
@@ -973,7 +1054,7 @@ func (r *runner) ignoreErrors(t *Task, hs *hostState, playHosts []*hostState) bo
 	return !diags.HasErrors() && v.Type() == cty.Bool && v.IsKnown() && !v.IsNull() && v.True()
 }
 
-func (r *runner) execute(ctx context.Context, t *Task, hs *hostState, playHosts []*hostState, e *Entry) error {
+func (r *runner) execute(ctx context.Context, t *Task, hs *hostState, playHosts []*hostState, e *Entry, async bool) error {
 	if r.mode != modeValidate {
 		// An include's condition is settled first: a task it switches off is never evaluated in
 		// its component's scope, whose inputs may be costly and may only make sense when it is on.
@@ -1060,11 +1141,11 @@ func (r *runner) execute(ctx context.Context, t *Task, hs *hostState, playHosts 
 	if err := r.connect(ctx, hs); err != nil {
 		return err
 	}
+	cancel := context.CancelFunc(func() {})
 	if common.timeout > 0 {
-		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, common.timeout)
-		defer cancel()
 	}
+	defer func() { cancel() }() // an async task's change takes it along
 	h := hs.plan
 	if r.apply {
 		live := *hs.plan
@@ -1101,6 +1182,13 @@ func (r *runner) execute(ctx context.Context, t *Task, hs *hostState, playHosts 
 	if err := r.checkReviewed(e); err != nil {
 		return err
 	}
+	if async && hs.writes != nil {
+		// What the tasks before it hold on its host is made first; the writes of later tasks
+		// are held while it runs (it uses the connection around them).
+		if err := hs.writes.flush(ctx); err != nil {
+			return fmt.Errorf("the writes held before it: %w", err)
+		}
+	}
 	rec := Record{Host: hs.inv.Name, Play: t.Play.Name, Task: t.Name, Module: t.Module, Undo: c.Undo, Secrets: secretSources(t, args)}
 	if r.cfg.Journal != nil {
 		r.seqMu.Lock()
@@ -1110,6 +1198,11 @@ func (r *runner) execute(ctx context.Context, t *Task, hs *hostState, playHosts 
 		if err := r.cfg.Journal.Intent(rec); err != nil {
 			return fmt.Errorf("journal: %w", err)
 		}
+	}
+	if async {
+		r.applyInBackground(ctx, t, hs, playHosts, e, rec, &taskHost, c, cancel)
+		cancel = func() {}
+		return nil
 	}
 	// What was read ahead is forgotten before Apply too: an Apply that verifies what it wrote
 	// must see the host, not the state before its change.
@@ -1144,6 +1237,30 @@ func (r *runner) execute(ctx context.Context, t *Task, hs *hostState, playHosts 
 	e.Status = StatusChange
 	r.register(t, hs, common.register, resultOf(c, true))
 	return nil
+}
+
+// applyInBackground makes e's background: applying an async task's change while the play goes
+// on, then journaling it done and reporting the task's end, as heldDone does for held writes.
+// Its host reads the connection directly: neither the read-ahead, which later tasks use, nor
+// the write-behind, whose writes are later tasks', are its.
+func (r *runner) applyInBackground(ctx context.Context, t *Task, hs *hostState, playHosts []*hostState, e *Entry, rec Record, h *Host, c *Change, cancel context.CancelFunc) {
+	bg := *h
+	if hs.writes != nil {
+		bg.conn = hs.writes.Conn
+	}
+	bg.prefetched, bg.statted, bg.pending, bg.wantStat, bg.triedFiles, bg.triedStats = nil, nil, nil, nil, nil, nil
+	hs.plan.forget(c.Effects) // what later tasks read of its effects is read again
+	// Expressions are evaluated here: the host's evaluation caches are the later tasks'.
+	ignore := r.ignoreErrors(t, hs, playHosts)
+	e.Status = StatusChange
+	start := time.Now()
+	e.background = func() {
+		defer r.background.Done()
+		defer cancel()
+		err := applySafely(ctx, t, &bg, c)
+		e.held = time.Since(start)
+		r.ended(t, hs, rec, e, err, func() bool { return ignore })
+	}
 }
 
 // checkReviewed refuses a change that differs from the reviewed plan's.

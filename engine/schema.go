@@ -75,6 +75,7 @@ var CommonAttrs = []Attr{
 	{Name: "tags", Type: cty.List(cty.String), Description: "Tags that --tags selects the task by."},
 	{Name: "become", Type: cty.Bool, Description: "Run as root through sudo."},
 	{Name: "register", Type: cty.String, Description: "Name under which later tasks read this task's result: result.NAME (this host) and results.NAME (every host)."},
+	{Name: "async", Type: cty.Bool, Description: "Apply the change in the background: the play goes on with its next tasks and waits for it at its end (a failure stops the run at the next task, as any does). Evaluated once per task; not for tasks that write files or register a result."},
 }
 
 func (s Schema) bodySchema(withCommon bool) *hcl.BodySchema {
