@@ -138,22 +138,8 @@ play "identity" {
     jdbc_jar = abspath(var.mysql_jar)
   }
 
-  include "node" {
-    source                = "lib/identity-server.hcl"
-    home                  = var.is_home
-    jdbc                  = local.jdbc
-    db_user               = var.is_db_user
-    db_password           = var.is_db_password
-    cluster_domain        = var.is_cluster_domain
-    member_host           = lookup(host.vars, "ip", host.address)
-    members               = local.is_ips
-    hz_port               = var.hz_port
-    lb_host               = var.lb_host
-    disable_embedded_ldap = var.disable_embedded_ldap
-  }
-
-  # The Carbon and identity schemas, read from the pack on the first node; last in the play: the
-  # files above reach each node in one batch before it, and no node starts before it is loaded.
+  # The Carbon and identity schemas, read from the pack on the first node. Async: they load while
+  # the nodes are configured below; the play ends once they are loaded, so no node starts before.
   include "um schema" {
     source         = "lib/carbon-schema.hcl"
     when           = host.name == local.is_first
@@ -165,6 +151,7 @@ play "identity" {
     db_port        = var.db_port
     login_user     = var.db_admin_user
     login_password = var.db_admin_password
+    async          = true
   }
   include "reg schema" {
     source         = "lib/carbon-schema.hcl"
@@ -177,6 +164,7 @@ play "identity" {
     db_port        = var.db_port
     login_user     = var.db_admin_user
     login_password = var.db_admin_password
+    async          = true
   }
   task "mysql_db" "identity schema" {
     when           = host.name == local.is_first
@@ -184,6 +172,7 @@ play "identity" {
     port           = var.db_port
     login_user     = var.db_admin_user
     login_password = var.db_admin_password
+    async          = true
     database {
       name    = "WSO2_IDENTITY_DB"
       charset = "latin1"
@@ -200,6 +189,20 @@ play "identity" {
       database         = "WSO2_IDENTITY_DB"
       script_host_path = "${var.is_home}/dbscripts/consent/mysql.sql"
     }
+  }
+
+  include "node" {
+    source                = "lib/identity-server.hcl"
+    home                  = var.is_home
+    jdbc                  = local.jdbc
+    db_user               = var.is_db_user
+    db_password           = var.is_db_password
+    cluster_domain        = var.is_cluster_domain
+    member_host           = lookup(host.vars, "ip", host.address)
+    members               = local.is_ips
+    hz_port               = var.hz_port
+    lb_host               = var.lb_host
+    disable_embedded_ldap = var.disable_embedded_ldap
   }
 }
 

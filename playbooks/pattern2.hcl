@@ -316,6 +316,36 @@ play "analytics" {
     ]
   }
 
+  # A3: the Carbon schema (REG_* and UM_*, 40 tables) into userdb and regdb, read from the pack on
+  # the first node, which reaches the database as the Carbon nodes do. Async: both load while the
+  # nodes are configured below; the play ends once they are loaded, so no node starts before.
+  include "userdb schema" {
+    source         = "lib/carbon-schema.hcl"
+    when           = host.name == local.an_first
+    home           = var.an_home
+    server_version = values(results.an_db)[0].server_version
+    database       = "userdb"
+    charset        = "latin1"
+    db_host        = var.db_host
+    db_port        = var.db_port
+    login_user     = var.db_admin_user
+    login_password = var.db_admin_password
+    async          = true
+  }
+  include "regdb schema" {
+    source         = "lib/carbon-schema.hcl"
+    when           = host.name == local.an_first
+    home           = var.an_home
+    server_version = values(results.an_db)[0].server_version
+    database       = "regdb"
+    charset        = "latin1"
+    db_host        = var.db_host
+    db_port        = var.db_port
+    login_user     = var.db_admin_user
+    login_password = var.db_admin_password
+    async          = true
+  }
+
   # C1: user manager and registry datasources.
   include "um datasource" {
     source      = "lib/carbon-datasource.hcl"
@@ -429,34 +459,6 @@ play "analytics" {
     trilead_jar  = var.trilead_jar == null ? null : abspath(var.trilead_jar)
     # The repository matters when the nodes start; a configuration-only run does not ask it.
     check_repository = var.start_servers
-  }
-
-  # A3: the Carbon schema (REG_* and UM_*, 40 tables) into userdb and regdb, read from the pack on
-  # the first node, which reaches the database as the Carbon nodes do. Last in the play: the
-  # files above reach each node in one batch before it, and no node starts before it is loaded.
-  include "userdb schema" {
-    source         = "lib/carbon-schema.hcl"
-    when           = host.name == local.an_first
-    home           = var.an_home
-    server_version = values(results.an_db)[0].server_version
-    database       = "userdb"
-    charset        = "latin1"
-    db_host        = var.db_host
-    db_port        = var.db_port
-    login_user     = var.db_admin_user
-    login_password = var.db_admin_password
-  }
-  include "regdb schema" {
-    source         = "lib/carbon-schema.hcl"
-    when           = host.name == local.an_first
-    home           = var.an_home
-    server_version = values(results.an_db)[0].server_version
-    database       = "regdb"
-    charset        = "latin1"
-    db_host        = var.db_host
-    db_port        = var.db_port
-    login_user     = var.db_admin_user
-    login_password = var.db_admin_password
   }
 }
 
@@ -704,6 +706,59 @@ play "identity" {
     jdbc_jar = abspath(var.mysql_jar)
   }
 
+  # F1: the IS schemas, read from the pack on the first IS node; async, as A3.
+  include "um schema" {
+    source         = "lib/carbon-schema.hcl"
+    when           = local.identity && host.name == local.is_first
+    home           = local.is_home
+    server_version = values(results.an_db)[0].server_version
+    database       = "WSO2_UM_DB"
+    charset        = "latin1"
+    db_host        = var.db_host
+    db_port        = var.db_port
+    login_user     = var.db_admin_user
+    login_password = var.db_admin_password
+    async          = true
+  }
+  include "reg schema" {
+    source         = "lib/carbon-schema.hcl"
+    when           = local.identity && host.name == local.is_first
+    home           = local.is_home
+    server_version = values(results.an_db)[0].server_version
+    database       = "WSO2_REG_DB"
+    charset        = "latin1"
+    db_host        = var.db_host
+    db_port        = var.db_port
+    login_user     = var.db_admin_user
+    login_password = var.db_admin_password
+    async          = true
+  }
+  # F1: the identity, UMA and consent tables share WSO2_IDENTITY_DB (one task: one database).
+  task "mysql_db" "identity schema" {
+    when           = local.identity && host.name == local.is_first
+    host           = var.db_host
+    port           = var.db_port
+    login_user     = var.db_admin_user
+    login_password = var.db_admin_password
+    async          = true
+    database {
+      name    = "WSO2_IDENTITY_DB"
+      charset = "latin1"
+    }
+    schema {
+      database         = "WSO2_IDENTITY_DB"
+      script_host_path = "${local.is_home}/dbscripts/identity/mysql.sql"
+    }
+    schema {
+      database         = "WSO2_IDENTITY_DB"
+      script_host_path = "${local.is_home}/dbscripts/identity/uma/mysql.sql"
+    }
+    schema {
+      database         = "WSO2_IDENTITY_DB"
+      script_host_path = "${local.is_home}/dbscripts/consent/mysql.sql"
+    }
+  }
+
   include "nodes" {
     source                = "lib/identity-server.hcl"
     when                  = local.identity
@@ -721,56 +776,6 @@ play "identity" {
     analytics_url         = join("|", [for ip in local.an_ips : "tcp://${ip}:${7611 + local.an_offset}"])
     analytics_user        = var.an_admin_user
     analytics_secret      = var.admin_password
-  }
-
-  # F1: the IS schemas, read from the pack on the first IS node; last in the play, as A3.
-  include "um schema" {
-    source         = "lib/carbon-schema.hcl"
-    when           = local.identity && host.name == local.is_first
-    home           = local.is_home
-    server_version = values(results.an_db)[0].server_version
-    database       = "WSO2_UM_DB"
-    charset        = "latin1"
-    db_host        = var.db_host
-    db_port        = var.db_port
-    login_user     = var.db_admin_user
-    login_password = var.db_admin_password
-  }
-  include "reg schema" {
-    source         = "lib/carbon-schema.hcl"
-    when           = local.identity && host.name == local.is_first
-    home           = local.is_home
-    server_version = values(results.an_db)[0].server_version
-    database       = "WSO2_REG_DB"
-    charset        = "latin1"
-    db_host        = var.db_host
-    db_port        = var.db_port
-    login_user     = var.db_admin_user
-    login_password = var.db_admin_password
-  }
-  # F1: the identity, UMA and consent tables share WSO2_IDENTITY_DB (one task: one database).
-  task "mysql_db" "identity schema" {
-    when           = local.identity && host.name == local.is_first
-    host           = var.db_host
-    port           = var.db_port
-    login_user     = var.db_admin_user
-    login_password = var.db_admin_password
-    database {
-      name    = "WSO2_IDENTITY_DB"
-      charset = "latin1"
-    }
-    schema {
-      database         = "WSO2_IDENTITY_DB"
-      script_host_path = "${local.is_home}/dbscripts/identity/mysql.sql"
-    }
-    schema {
-      database         = "WSO2_IDENTITY_DB"
-      script_host_path = "${local.is_home}/dbscripts/identity/uma/mysql.sql"
-    }
-    schema {
-      database         = "WSO2_IDENTITY_DB"
-      script_host_path = "${local.is_home}/dbscripts/consent/mysql.sql"
-    }
   }
 }
 

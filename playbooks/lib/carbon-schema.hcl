@@ -40,6 +40,11 @@ variable "login_password" {
   type      = string
   sensitive = true
 }
+variable "async" {
+  type        = bool
+  default     = false
+  description = "Load in the background while the play goes on; the play waits for it at its end."
+}
 
 locals {
   v       = regex("^(\\d+)\\.(\\d+)", var.server_version)
@@ -48,6 +53,7 @@ locals {
 }
 
 task "mysql_db" "load" {
+  async          = var.async
   host           = var.db_host
   port           = var.db_port
   login_user     = var.login_user
