@@ -12,7 +12,8 @@
 # BENCH_RUNS (default 3), BENCH_TOP (slowest tasks listed, default 8), BENCH_KEEP (keep the work
 # directory with every command's output), BENCH_PROFILE (with BENCH_KEEP: a CPU profile of each
 # isaplay run beside its output, NAME.pprof), BENCH_DB_TMPFS (MariaDB's files in /dev/shm),
-# ISAPLAY (a prebuilt binary).
+# BENCH_NODES_TMPFS (the test nodes' files in /dev/shm, MariaDB's on disk), ISAPLAY (a prebuilt
+# binary).
 set -eu
 cd "$(dirname "$0")/../.."
 repo=$(pwd)
@@ -25,12 +26,17 @@ fail() { echo "pattern2 bench: $*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || fail "run as root: the test nodes use mount namespaces"
 command -v /usr/bin/time >/dev/null 2>&1 || apt-get install -y -qq time >/dev/null
 
-work=$(mktemp -d /tmp/isaplay-bench-p2.XXXXXX)
+# BENCH_NODES_TMPFS=1: the nodes' files in memory. This machine's disk is ext4 without a
+# journal, where making a file looks through every inode deleted in the last minutes (rollback
+# and staging delete many): tar then costs several times its CPU on a journaled file system.
+base=/tmp
+[ -z "${BENCH_NODES_TMPFS:-}" ] || base=/dev/shm
+work=$(mktemp -d $base/isaplay-bench-p2.XXXXXX)
 svn_pid="" cur="" dbdir=""
 teardown() { # the setup of one N
 	[ -n "$cur" ] || return 0
 	stop_services "$work/testcluster" "$cur" "$dbdir" "$svn_pid" >/dev/null 2>&1
-	case "$dbdir" in /dev/shm/isaplay-bench-db.*) rm -rf "$dbdir" ;; esac
+	case "$dbdir" in /dev/shm/isaplay-bench-db.* | /tmp/isaplay-bench-db.*) rm -rf "$dbdir" ;; esac
 	svn_pid="" cur=""
 }
 cleanup() {
@@ -73,6 +79,7 @@ setup() {
 	# BENCH_DB_TMPFS=1: the database's files in memory, so that the first apply's figure leaves
 	# out the server's own disk syncs (about 0.25 s per Carbon schema on this machine's disk).
 	dbdir="$cur/mariadb"
+	[ -z "${BENCH_NODES_TMPFS:-}" ] || dbdir=$(mktemp -d /tmp/isaplay-bench-db.XXXXXX)
 	[ -z "${BENCH_DB_TMPFS:-}" ] || dbdir=$(mktemp -d /dev/shm/isaplay-bench-db.XXXXXX)
 	db_pass="bench-db-$(rand)"
 	start_mariadb "$dbdir" "$db_pass" "$cur/mariadb.err" || fail "MariaDB did not start"
