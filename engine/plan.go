@@ -47,6 +47,8 @@ type Entry struct {
 	// Digest identifies the planned change (action, summary, diff, details, fingerprint); apply
 	// refuses a change whose digest differs from the reviewed plan.
 	Digest string `json:"digest,omitempty"`
+	// Async says the change is applied in the background while the play goes on (async = true).
+	Async bool `json:"async,omitempty"`
 
 	playIdx, taskIdx, hostIdx int
 	// held, when not zero, says the task's writes are held (see writeBehind): its end is
@@ -133,4 +135,12 @@ func (p *Plan) Hash() string {
 	b, _ := json.Marshal(p)
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
+}
+
+// asyncNote is ", async" after the module's name for the change of an async task.
+func (e *Entry) asyncNote() string {
+	if e.Async && e.Change != nil {
+		return ", async"
+	}
+	return ""
 }

@@ -73,7 +73,7 @@ func RenderMarkdown(w io.Writer, p *Plan, o TextOptions) error {
 		}
 		fmt.Fprintf(b, "\n<details><summary><b>%s</b>: %d task(s) to review</summary>\n\n", mdEscape(h), n)
 		for _, e := range byHost[h] {
-			fmt.Fprintf(b, "- `%s` %s / %s (`%s`)", e.Marker(), mdEscape(e.Play), mdEscape(e.Task), e.Module)
+			fmt.Fprintf(b, "- `%s` %s / %s (`%s`%s)", e.Marker(), mdEscape(e.Play), mdEscape(e.Task), e.Module, e.asyncNote())
 			switch e.Status {
 			case StatusInSync:
 				b.WriteString(": in sync\n")

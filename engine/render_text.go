@@ -68,7 +68,7 @@ func RenderText(w io.Writer, p *Plan, o TextOptions) error {
 		for _, e := range byHost[host] {
 			marker := e.Marker()
 			color := map[string]string{"+": ansiGreen, "~": ansiYellow, "-": ansiRed, ">": ansiCyan, "?": ansiCyan, "!": ansiRed}[marker]
-			title := fmt.Sprintf("%s %s / %s (%s)", marker, e.Play, e.Task, e.Module)
+			title := fmt.Sprintf("%s %s / %s (%s%s)", marker, e.Play, e.Task, e.Module, e.asyncNote())
 			switch e.Status {
 			case StatusInSync:
 				fmt.Fprintf(b, "  %s: in sync\n", title)

@@ -876,7 +876,7 @@ func (r *runner) connect(ctx context.Context, hs *hostState) error {
 
 func (r *runner) runOnHost(ctx context.Context, pi int, t *Task, hs *hostState, playHosts []*hostState, async bool) {
 	start := time.Now()
-	e := &Entry{Play: t.Play.Name, Task: t.Name, Module: t.Module, Host: hs.inv.Name, playIdx: pi, taskIdx: t.Index, hostIdx: hs.idx}
+	e := &Entry{Play: t.Play.Name, Task: t.Name, Module: t.Module, Host: hs.inv.Name, Async: async, playIdx: pi, taskIdx: t.Index, hostIdx: hs.idx}
 	r.event(Event{Kind: "task_start", Play: t.Play.Name, Task: t.Name, Host: hs.inv.Name})
 	if hs.aheadPlay != t.Play && r.mode != modeValidate {
 		hs.aheadPlay = t.Play
