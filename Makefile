@@ -27,6 +27,7 @@ demo: deps build
 bench: deps build
 	sh testdata/bench/bench.sh
 	ISAPLAY=$(abspath $(BIN)) sh testdata/bench/pattern2.sh
+	ISAPLAY=$(abspath $(BIN)) sh testdata/bench/unpack.sh
 
 lint:
 	gofmt -l . | (! grep .)

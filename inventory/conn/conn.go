@@ -48,6 +48,7 @@ type Command struct {
 	// Script is passed to `sh -c`.
 	Script string
 	// Stdin, when set, is fed to the script's standard input (secrets travel here, never in Script).
+	// A connection may read it whole before the script starts, unless it is Sized.
 	Stdin io.Reader
 	// Stdout, when set, receives the standard output as it is produced instead of Result.Stdout.
 	Stdout io.Writer
@@ -59,6 +60,29 @@ type Command struct {
 	// the shell's variables are visible: only for isaplay's own scripts, never a user's command.
 	Subshell bool
 }
+
+// Sized is a standard input whose length is known before it is read (bytes.Reader,
+// strings.Reader, SizedReader): connections stream it instead of holding it whole in memory. Len
+// is the number of bytes Read will still return.
+type Sized interface {
+	io.Reader
+	Len() int
+}
+
+// SizedReader is r, known to hold exactly n bytes, as a Sized input.
+type SizedReader struct {
+	R io.Reader
+	N int
+}
+
+func (s *SizedReader) Read(p []byte) (int, error) {
+	n, err := s.R.Read(p)
+	s.N -= n
+	return n, err
+}
+
+// Len is the number of bytes still to be read.
+func (s *SizedReader) Len() int { return s.N }
 
 // Result is how a command ended.
 type Result struct {

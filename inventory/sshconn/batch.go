@@ -64,7 +64,7 @@ func (c *Conn) writeRun(ctx context.Context, writes []conn.FileWrite) ([]bool, e
 	if err != nil {
 		return made, fmt.Errorf("%s: write %s: %w", c.name, writes[0].Path, err)
 	}
-	res, err := c.exec(ctx, script, runFunction, stream, true, writes[0].Opts.Become, nil)
+	res, err := c.exec(ctx, script, runFunction, bytesInput(stream), writes[0].Opts.Become, nil)
 	for _, line := range strings.Split(string(res.Stdout), "\n") {
 		idx, ok := strings.CutPrefix(line, "made ")
 		if !ok {

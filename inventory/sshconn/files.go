@@ -64,7 +64,7 @@ func (c *Conn) StatHash(ctx context.Context, paths []string, hash []bool) ([]con
 			hashed = append(hashed, p)
 		}
 	}
-	res, err := c.exec(ctx, statScript(paths, hashed), runFunction, nil, false, false, nil)
+	res, err := c.exec(ctx, statScript(paths, hashed), runFunction, noInput, false, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +119,7 @@ func (c *Conn) StatHash(ctx context.Context, paths []string, hash []bool) ([]con
 		for _, i := range unknownLinks {
 			b.WriteString("readlink -n -- " + conn.Quote(paths[i]) + "; printf '\\000'\n")
 		}
-		res, err := c.exec(ctx, b.String(), runFunction, nil, false, false, nil)
+		res, err := c.exec(ctx, b.String(), runFunction, noInput, false, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -224,7 +224,7 @@ fi`)
 // ReadFile returns what is at path and, for a regular file, its bytes, in one round trip.
 func (c *Conn) ReadFile(ctx context.Context, p string, become bool) (conn.FileInfo, []byte, error) {
 	fi := conn.FileInfo{Path: p}
-	res, err := c.exec(ctx, readScript(p), runFunction, nil, false, become, nil)
+	res, err := c.exec(ctx, readScript(p), runFunction, noInput, become, nil)
 	if err != nil {
 		return fi, nil, err
 	}
@@ -367,7 +367,7 @@ func (c *Conn) WriteFile(ctx context.Context, p string, data []byte, opts conn.W
 	if data == nil {
 		data = []byte{}
 	}
-	res, err := c.exec(ctx, writeScript(p, opts), runFunction, data, true, opts.Become, nil)
+	res, err := c.exec(ctx, writeScript(p, opts), runFunction, bytesInput(data), opts.Become, nil)
 	if err != nil {
 		return err
 	}

@@ -355,19 +355,27 @@ const (
 	runFunction = 's' // a function of the loop
 )
 
+// input is a command's standard input: none (n < 0), the bytes data, or n bytes read from r as
+// they are sent.
+type input struct {
+	n    int64
+	data []byte
+	r    io.Reader
+}
+
+var noInput = input{n: -1}
+
+func bytesInput(b []byte) input { return input{n: int64(len(b)), data: b} }
+
 // run runs one script on the shell, in the way how says. stdout, when set, receives standard
 // output as it arrives. An error means the shell is no longer usable.
-func (sh *shell) run(script string, how byte, stdin []byte, hasStdin bool, stdout io.Writer) (conn.Result, error) {
+func (sh *shell) run(script string, how byte, in input, stdout io.Writer) (conn.Result, error) {
 	var res conn.Result
 	if strings.IndexByte(script, 0) >= 0 {
 		return res, fmt.Errorf("script contains a NUL byte")
 	}
-	n := -1
-	if hasStdin {
-		n = len(stdin)
-	}
-	msg := make([]byte, 0, 32+len(script)+len(stdin))
-	msg = strconv.AppendInt(msg, int64(n), 10)
+	msg := make([]byte, 0, 32+len(script)+len(in.data))
+	msg = strconv.AppendInt(msg, in.n, 10)
 	msg = append(msg, ' ', how, ' ')
 	if how != runCommand && len(script) > stagedScript {
 		msg = append(msg, '@')
@@ -378,13 +386,35 @@ func (sh *shell) run(script string, how byte, stdin []byte, hasStdin bool, stdou
 		msg = append(msg, encodeWord(script)...)
 		msg = append(msg, '\n')
 	}
-	msg = append(msg, stdin...)
+	msg = append(msg, in.data...)
 	// Writing and reading overlap: a large stdin must not wait for output to be read.
 	werr := make(chan error, 1)
 	go func() {
 		_, err := sh.stdin.Write(msg)
+		if err == nil && in.r != nil {
+			var k int64
+			k, err = io.CopyN(sh.stdin, in.r, in.n)
+			if err != nil {
+				// The shell waits for the bytes announced: end the session, so that the reads
+				// below end too, after saying why.
+				werr <- fmt.Errorf("standard input: %d of %d bytes sent: %w", k, in.n, err)
+				sh.sess.Close()
+				return
+			}
+		}
 		werr <- err
 	}()
+	// A read that fails because the writer ended the session reports the writer's error.
+	readErr := func(err error) error {
+		select {
+		case w := <-werr:
+			if w != nil {
+				return w
+			}
+		default:
+		}
+		return err
+	}
 	var buf bytes.Buffer
 	w := io.Writer(&buf)
 	if stdout != nil {
@@ -393,14 +423,14 @@ func (sh *shell) run(script string, how byte, stdin []byte, hasStdin bool, stdou
 	// Anything before the start line was written by a background process of an earlier
 	// command after it ended: it belongs to no command and is dropped.
 	if err := sh.out.until(append(append([]byte{}, sh.marker...), '<', '\n'), io.Discard); err != nil {
-		return res, err
+		return res, readErr(err)
 	}
 	if err := sh.out.until(append(sh.marker, ' '), w); err != nil {
-		return res, err
+		return res, readErr(err)
 	}
 	line, err := sh.out.line()
 	if err != nil {
-		return res, err
+		return res, readErr(err)
 	}
 	if res.ExitCode, err = strconv.Atoi(strings.TrimSpace(line)); err != nil {
 		return res, fmt.Errorf("bad exit status line %q", line)

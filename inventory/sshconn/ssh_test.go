@@ -436,3 +436,18 @@ func TestStatHash(t *testing.T) {
 		t.Errorf("missing: %+v, d: %+v", got[2], got[3])
 	}
 }
+
+// A Sized standard input that ends before its Len is an error of the command, and the
+// connection goes on with another shell (the one that waited for the missing bytes is gone).
+func TestShortSizedStdin(t *testing.T) {
+	x := dial(t, config(cluster, 2))
+	_, err := x.Run(context.Background(), conn.Command{Script: "cat >/dev/null",
+		Stdin: &conn.SizedReader{R: bytes.NewReader(make([]byte, 10)), N: 20}})
+	if err == nil || !strings.Contains(err.Error(), "10 of 20 bytes sent") {
+		t.Fatalf("Run: %v, want an error about the missing bytes", err)
+	}
+	res, err := x.Run(context.Background(), conn.Command{Script: "echo still"})
+	if err != nil || string(res.Stdout) != "still\n" {
+		t.Fatalf("next command: %q %v", res.Stdout, err)
+	}
+}

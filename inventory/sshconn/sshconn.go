@@ -272,7 +272,7 @@ func (c *Conn) release(sh *shell) {
 }
 
 // exec runs a script on a framed shell.
-func (c *Conn) exec(ctx context.Context, script string, how byte, stdin []byte, hasStdin, become bool, stdout io.Writer) (conn.Result, error) {
+func (c *Conn) exec(ctx context.Context, script string, how byte, in input, become bool, stdout io.Writer) (conn.Result, error) {
 	if c.closed.Load() {
 		return conn.Result{}, fmt.Errorf("%s: connection closed", c.name)
 	}
@@ -286,7 +286,7 @@ func (c *Conn) exec(ctx context.Context, script string, how byte, stdin []byte, 
 	}
 	done := make(chan result, 1)
 	go func() {
-		res, err := sh.run(script, how, stdin, hasStdin, stdout)
+		res, err := sh.run(script, how, in, stdout)
 		done <- result{res, err}
 	}()
 	select {
@@ -320,23 +320,29 @@ func (c *Conn) kill(sh *shell) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c.exec(ctx, "kill -TERM "+strconv.Itoa(sh.pid)+" 2>/dev/null", runFunction, nil, false, sh.become, nil)
+	c.exec(ctx, "kill -TERM "+strconv.Itoa(sh.pid)+" 2>/dev/null", runFunction, noInput, sh.become, nil)
 }
 
-// Run runs c.Script with sh on the host.
+// Run runs c.Script with sh on the host. A standard input whose length is known (conn.Sized)
+// is streamed; any other is read whole first, since the shell is told its length.
 func (c *Conn) Run(ctx context.Context, cmd conn.Command) (conn.Result, error) {
-	var stdin []byte
-	if cmd.Stdin != nil {
-		var err error
-		if stdin, err = io.ReadAll(cmd.Stdin); err != nil {
+	in := noInput
+	switch r := cmd.Stdin.(type) {
+	case nil:
+	case conn.Sized:
+		in = input{n: int64(r.Len()), r: r}
+	default:
+		data, err := io.ReadAll(r)
+		if err != nil {
 			return conn.Result{}, fmt.Errorf("%s: read stdin: %w", c.name, err)
 		}
+		in = bytesInput(data)
 	}
 	how := byte(runCommand)
 	if cmd.Subshell {
 		how = runSubshell
 	}
-	return c.exec(ctx, cmd.Script, how, stdin, cmd.Stdin != nil, cmd.Become, cmd.Stdout)
+	return c.exec(ctx, cmd.Script, how, in, cmd.Become, cmd.Stdout)
 }
 
 // Dial opens a TCP connection from the host through a direct-tcpip channel.

@@ -140,6 +140,14 @@ func testRun(t *testing.T, h Harness) {
 			runCase(t, h, tc.name, tc.cmd, tc.stdout, tc.stderr, tc.code)
 		}
 	}
+	// A standard input of unknown length (a connection may read it whole first) and one that is
+	// Sized (it may be streamed), larger than any buffer on the way.
+	for _, sub := range []bool{false, true} {
+		runCase(t, h, fmt.Sprintf("stdin unsized (subshell %v)", sub), conn.Command{Script: "cat", Subshell: sub,
+			Stdin: io.MultiReader(bytes.NewReader(big))}, big, "", 0)
+		runCase(t, h, fmt.Sprintf("stdin sized (subshell %v)", sub), conn.Command{Script: "cat", Subshell: sub,
+			Stdin: &conn.SizedReader{R: io.MultiReader(bytes.NewReader(big)), N: len(big)}}, big, "", 0)
+	}
 	// What a subshell script changes in its shell (directory, umask, variables, traps) does
 	// not reach the next script.
 	state := "pwd; umask; echo \"${X-unset}\""
