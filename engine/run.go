@@ -365,8 +365,10 @@ func (r *runner) run(ctx context.Context) (*Plan, error) {
 				}
 			}
 			if r.apply {
-				r.background.Wait() // the async tasks of the play (or batch of hosts) end here
+				// The held writes are made while async tasks may still run; the play (or batch
+				// of hosts) ends once both are done.
 				r.barrier(ctx, false)
+				r.background.Wait()
 				if r.runErr() != nil {
 					goto done
 				}
@@ -375,8 +377,8 @@ func (r *runner) run(ctx context.Context) (*Plan, error) {
 	}
 done:
 	if r.apply {
-		r.background.Wait()
 		r.barrier(ctx, false)
+		r.background.Wait()
 	}
 	r.plan.finish()
 	if err := r.runErr(); err != nil {
