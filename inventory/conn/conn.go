@@ -69,12 +69,13 @@ type Sized interface {
 	Len() int
 }
 
-// SizedReader is r, known to hold exactly n bytes, as a Sized input.
+// SizedReader is R, known to hold exactly N bytes, as a Sized input.
 type SizedReader struct {
 	R io.Reader
 	N int
 }
 
+// Read reads from R, counting down N.
 func (s *SizedReader) Read(p []byte) (int, error) {
 	n, err := s.R.Read(p)
 	s.N -= n
