@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +21,13 @@ var gates sync.Map // name -> *gateEvent
 type gateEvent struct {
 	once sync.Once
 	ch   chan struct{}
+}
+
+// gateRun makes the gate names of one test run its own ("G-" becomes "G<k>-").
+var gateRuns atomic.Int64
+
+func gateRun(playbook string) string {
+	return strings.ReplaceAll(playbook, "\"G-", fmt.Sprintf("\"G%d-", gateRuns.Add(1)))
 }
 
 func gateNamed(name string) *gateEvent {
@@ -84,25 +92,25 @@ func (gate) Revert(context.Context, *engine.Host, engine.Undo) error { return ni
 // An async task's change is applied while the play goes on (it waits for a later task), and
 // the play ends only once it is done (the next play finds it done).
 func TestAsyncRunsAlongside(t *testing.T) {
-	f := newFixture(t, `
+	f := newFixture(t, gateRun(`
 play "p" {
   hosts = "app"
   task "gate" "load" {
     run_once = true
     async    = true
-    wait     = "alongside-next"
-    open     = "alongside-loaded"
+    wait     = "G-next"
+    open     = "G-loaded"
   }
   task "gate" "next" {
-    open = "alongside-next"
+    open = "G-next"
   }
 }
 play "q" {
   hosts = "app"
   task "gate" "after" {
-    require = "alongside-loaded"
+    require = "G-loaded"
   }
-}`, 2, engine.VarInputs{})
+}`), 2, engine.VarInputs{})
 	cfg := f.config()
 	var mu sync.Mutex
 	var order []string
@@ -129,27 +137,37 @@ play "q" {
 
 // A failed async change stops the run: the play's end finds it, and the next play does not run.
 func TestAsyncFailureStopsTheRun(t *testing.T) {
-	f := newFixture(t, `
+	f := newFixture(t, gateRun(`
 play "p" {
   hosts = "app"
   task "gate" "load" {
     run_once = true
     async    = true
-    wait     = "failure-next"
+    wait     = "G-next"
     fail     = true
   }
   task "gate" "next" {
-    open = "failure-next"
+    open = "G-next"
   }
 }
 play "q" {
   hosts = "app"
   task "gate" "after" {
   }
-}`, 2, engine.VarInputs{})
-	p, err := engine.ApplyRun(context.Background(), f.config())
+}`), 2, engine.VarInputs{})
+	cfg := f.config()
+	j := &journalLog{}
+	cfg.Journal = j
+	p, err := engine.ApplyRun(context.Background(), cfg)
 	if !errors.Is(err, engine.ErrRunFailed) || !strings.Contains(err.Error(), "n1: p/load: failed on purpose") {
 		t.Fatalf("err = %v", err)
+	}
+	// Journaled in order, as for any task: its intent before the next task's, its failure once
+	// it ended (after a next task's intent: it waited for one).
+	log := strings.Join(j.lines, "\n")
+	if !strings.HasPrefix(log, "intent n1 load\n") || !strings.Contains(log, "done n1 load failed") ||
+		strings.Index(log, " next") > strings.Index(log, "done n1 load failed") {
+		t.Errorf("journal:\n%s", log)
 	}
 	for _, e := range p.Entries {
 		if e.Play == "q" {
