@@ -133,6 +133,7 @@ func testRegistry() *engine.Registry {
 	r.Register("held_file", heldFile{})
 	r.Register("blind_file", blindFile{})
 	r.Register("gate", gate{})
+	r.Register("service_call", serviceCall{})
 	return r
 }
 

@@ -346,9 +346,11 @@ func (r *runner) run(ctx context.Context) (*Plan, error) {
 					r.barrier(ctx, false)
 					return nil, diags
 				}
-				// Held writes are made before a task of another kind runs anywhere; an async
-				// task makes its own host's (see execute).
-				if _, files := t.mod.(FileWriter); r.apply && r.taskSelected(t) && !async && (files || !r.runsNowhere(t, batch, playHosts)) {
+				// Held writes are made before a task of another kind runs anywhere, but for one
+				// that changes only a service; an async task makes its own host's (see execute).
+				_, files := t.mod.(FileWriter)
+				_, service := t.mod.(ServiceOnly)
+				if r.apply && r.taskSelected(t) && !async && !service && (files || !r.runsNowhere(t, batch, playHosts)) {
 					r.barrier(ctx, files)
 					if r.runErr() != nil {
 						goto done
@@ -1184,7 +1186,8 @@ func (r *runner) execute(ctx context.Context, t *Task, hs *hostState, playHosts 
 	if err := r.checkReviewed(e); err != nil {
 		return err
 	}
-	if async && hs.writes != nil {
+	_, service := t.mod.(ServiceOnly)
+	if async && !service && hs.writes != nil {
 		// What the tasks before it hold on its host is made first; the writes of later tasks
 		// are held while it runs (it uses the connection around them).
 		if err := hs.writes.flush(ctx); err != nil {
@@ -1201,20 +1204,27 @@ func (r *runner) execute(ctx context.Context, t *Task, hs *hostState, playHosts 
 			return fmt.Errorf("journal: %w", err)
 		}
 	}
+	// What was read ahead is forgotten before Apply too: an Apply that verifies what it wrote
+	// must see the host, not the state before its change. A change to a service only leaves
+	// the host's files as they were read.
+	forget := func() {
+		if !service {
+			hs.plan.forget(c.Effects)
+		}
+	}
 	if async {
+		forget() // what later tasks read of its effects is read again
 		r.applyInBackground(ctx, t, hs, playHosts, e, rec, &taskHost, c, cancel)
 		cancel = func() {}
 		return nil
 	}
-	// What was read ahead is forgotten before Apply too: an Apply that verifies what it wrote
-	// must see the host, not the state before its change.
 	var mark writeMark
 	if hs.writes != nil {
 		mark = hs.writes.mark()
 	}
-	hs.plan.forget(c.Effects)
+	forget()
 	applyErr := t.mod.Apply(ctx, &taskHost, c)
-	hs.plan.forget(c.Effects)
+	forget()
 	if applyErr == nil {
 		hs.plan.remember(c.Effects)
 	}
@@ -1251,7 +1261,6 @@ func (r *runner) applyInBackground(ctx context.Context, t *Task, hs *hostState, 
 		bg.conn = hs.writes.Conn
 	}
 	bg.prefetched, bg.statted, bg.pending, bg.wantStat, bg.triedFiles, bg.triedStats = nil, nil, nil, nil, nil, nil
-	hs.plan.forget(c.Effects) // what later tasks read of its effects is read again
 	// Expressions are evaluated here: the host's evaluation caches are the later tasks'.
 	ignore := r.ignoreErrors(t, hs, playHosts)
 	e.Status = StatusChange

@@ -18,6 +18,14 @@ type FileWriter interface {
 	WritesOnlyFiles()
 }
 
+// ServiceOnly is implemented by modules whose Apply changes a service reached through the host
+// (a database through Host.Dial) and reads and writes none of the host's files. The writes held
+// on the hosts need not be made before such a task, and what was read ahead of the host's files
+// stays valid after its change.
+type ServiceOnly interface {
+	ChangesOnlyServices()
+}
+
 // writeBehind is a host's connection during an apply. While open, WriteFile holds the write
 // instead of making it; the held writes are made together, in order, with conn.WriteFiles, when
 // flushed: before any other operation on the connection that may see them, and at the barriers

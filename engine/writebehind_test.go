@@ -169,6 +169,8 @@ play "p" {
     when   = host.index > 5
     script = "cat ${host.vars.root}/c > ${host.vars.root}/seen"
   }
+  task "service_call" "database" {
+  }
   task "held_file" "a again" {
     path    = "${host.vars.root}/a"
     content = "A2"
@@ -198,9 +200,26 @@ play "q" {
 	return f, cfg, conns, j
 }
 
+// serviceCall is a test module whose change is to a service only (engine.ServiceOnly).
+type serviceCall struct{}
+
+func (serviceCall) Schema() engine.Schema {
+	return engine.Schema{Description: "Test module: changes a service, no file."}
+}
+
+func (serviceCall) Check(context.Context, *engine.Host, *engine.Args) (*engine.Change, error) {
+	return &engine.Change{Action: engine.ActionRun, Summary: "call"}, nil
+}
+
+func (serviceCall) Apply(context.Context, *engine.Host, *engine.Change) error { return nil }
+
+func (serviceCall) Revert(context.Context, *engine.Host, engine.Undo) error { return nil }
+
+func (serviceCall) ChangesOnlyServices() {}
+
 // The writes of consecutive file tasks reach each host in one batch, made before any other
-// task runs (the command sees them; one that runs on no host splits nothing) and at the end of
-// each play; each change is journaled as done only after its batch, and a second write to a
+// task runs (the command sees them; one that runs on no host or changes only a service splits
+// nothing) and at the end of each play; each change is journaled as done only after its batch, and a second write to a
 // file is backed up from the first.
 func TestWriteBehindBatches(t *testing.T) {
 	f, cfg, conns, j := writeBehindFixture(t, "")

@@ -284,6 +284,10 @@ func (Module) Check(ctx context.Context, h *engine.Host, args *engine.Args) (*en
 	return s.plan(h, st)
 }
 
+// ChangesOnlyServices says that Apply changes the database server, reached through the host,
+// and none of the host's files (engine.ServiceOnly).
+func (Module) ChangesOnlyServices() {}
+
 // Apply runs the statements Check planned, stopping at the first error.
 func (Module) Apply(ctx context.Context, h *engine.Host, c *engine.Change) error {
 	p, ok := c.Private.(*private)
