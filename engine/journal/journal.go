@@ -66,14 +66,18 @@ type line struct {
 	Status string         `json:"status,omitempty"`
 }
 
-// Writer appends to one run's journal; every line is fsynced before the call returns.
+// Writer appends to one run's journal; every line is fsynced before the call returns. Lines
+// that hosts write at the same time share an fsync (group commit).
 type Writer struct {
 	mu       sync.Mutex
 	f        *os.File
 	redactor *engine.Redactor
 	// afterRecord, when set, is called with the number of lines written so far (a test hook).
 	afterRecord func(n int)
-	n           int
+	n           int // lines written
+	syncMu      sync.Mutex
+	synced      int          // lines known to be on disk
+	sync        func() error // f.Sync; tests count and hold it
 }
 
 // Dir is where a run's journal lives under the state directory.
@@ -91,7 +95,7 @@ func Create(stateDir string, meta Meta, r *engine.Redactor) (*Writer, error) {
 	}
 	syncDir(dir)
 	syncDir(filepath.Dir(dir))
-	w := &Writer{f: f, redactor: r}
+	w := &Writer{f: f, redactor: r, sync: f.Sync}
 	w.afterRecord = killHook()
 	if err := w.write(line{Type: "run", Meta: &meta}); err != nil {
 		f.Close()
@@ -112,7 +116,7 @@ func Open(stateDir, runID string, r *engine.Redactor) (*Writer, error) {
 	if b, err := os.ReadFile(path); err == nil && len(b) > 0 && b[len(b)-1] != '\n' {
 		f.WriteString("\n")
 	}
-	return &Writer{f: f, redactor: r, afterRecord: killHook()}, nil
+	return &Writer{f: f, redactor: r, afterRecord: killHook(), sync: f.Sync}, nil
 }
 
 func syncDir(dir string) {
@@ -123,26 +127,55 @@ func syncDir(dir string) {
 }
 
 func (w *Writer) write(l line) error {
+	n, err := w.append(l)
+	if err != nil || w.afterRecord != nil {
+		return err
+	}
+	return w.syncTo(n)
+}
+
+// append writes one line and returns how many the journal holds. With the test hook set, it
+// syncs the line and calls the hook before any other line is written.
+func (w *Writer) append(l line) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	l.Time = time.Now().UTC()
 	b, err := json.Marshal(l)
 	if err != nil {
-		return fmt.Errorf("journal: %w", err)
+		return 0, fmt.Errorf("journal: %w", err)
 	}
 	// The journal never holds a secret: undo records are data without contents, and error text
 	// is redacted here once more.
 	s := w.redactor.Redact(string(b))
 	if _, err := w.f.WriteString(s + "\n"); err != nil {
-		return fmt.Errorf("journal: %w", err)
-	}
-	if err := w.f.Sync(); err != nil {
-		return fmt.Errorf("journal: %w", err)
+		return 0, fmt.Errorf("journal: %w", err)
 	}
 	w.n++
 	if w.afterRecord != nil {
+		// The hook kills the process right after line n: no other line may come in between.
+		if err := w.sync(); err != nil {
+			return 0, fmt.Errorf("journal: %w", err)
+		}
 		w.afterRecord(w.n)
 	}
+	return w.n, nil
+}
+
+// syncTo returns once the first n lines are on disk. One fsync covers every line written before
+// it starts, so the writers waiting meanwhile need none of their own.
+func (w *Writer) syncTo(n int) error {
+	w.syncMu.Lock()
+	defer w.syncMu.Unlock()
+	if w.synced >= n {
+		return nil
+	}
+	w.mu.Lock()
+	upto := w.n
+	w.mu.Unlock()
+	if err := w.sync(); err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	w.synced = upto
 	return nil
 }
 

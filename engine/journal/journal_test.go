@@ -2,9 +2,12 @@ package journal
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -77,5 +80,68 @@ func TestJournalRoundTrip(t *testing.T) {
 	}
 	if _, err := Create(dir, meta, red); err == nil {
 		t.Errorf("a second journal for the same run id was created")
+	}
+}
+
+// TestGroupCommit: records written while an fsync runs wait for the next one, which covers
+// them all; none returns before an fsync that covers its line.
+func TestGroupCommit(t *testing.T) {
+	w, err := Create(t.TempDir(), Meta{RunID: "r1", Started: time.Now().UTC()}, engine.NewRedactor())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	var mu sync.Mutex
+	syncs := 0
+	entered, release := make(chan struct{}), make(chan struct{})
+	w.sync = func() error {
+		mu.Lock()
+		syncs++
+		first := syncs == 1
+		mu.Unlock()
+		if first {
+			close(entered)
+			<-release // the first fsync is slow; the other writers arrive meanwhile
+		}
+		return w.f.Sync()
+	}
+	const writers = 20
+	done := make(chan int, writers+1)
+	go func() {
+		w.Intent(engine.Record{Seq: 1, Host: "n0"})
+		done <- 0
+	}()
+	select {
+	case <-entered:
+	case i := <-done:
+		t.Fatalf("writer %d returned without an fsync", i)
+	}
+	for i := 1; i <= writers; i++ {
+		go func() {
+			w.Intent(engine.Record{Seq: i + 1, Host: fmt.Sprintf("n%d", i)})
+			done <- i
+		}()
+	}
+	// Every other writer has its line written and waits for an fsync (none may return yet).
+	for {
+		w.mu.Lock()
+		n := w.n
+		w.mu.Unlock()
+		if n == writers+2 { // the run line, then the intents
+			break
+		}
+		runtime.Gosched()
+	}
+	select {
+	case i := <-done:
+		t.Fatalf("writer %d returned before an fsync covered its line", i)
+	default:
+	}
+	close(release)
+	for range writers + 1 {
+		<-done
+	}
+	if syncs != 2 {
+		t.Errorf("%d fsyncs for %d records written together, want 2", syncs, writers+1)
 	}
 }
