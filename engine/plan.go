@@ -51,12 +51,13 @@ type Entry struct {
 	Async bool `json:"async,omitempty"`
 
 	playIdx, taskIdx, hostIdx int
-	// held, when not zero, says the task's writes are held (see writeBehind): its end is
-	// reported once they are made, with held, the time the task itself took.
-	held time.Duration
-	// background, when set, applies an async task's change; runOnHost starts it once the entry
-	// is recorded, and it reports the task's end (see runner.execute).
+	// held says the task's writes are held (see writeBehind): its end is reported once they
+	// are made. background, when set, applies an async task's change; runOnHost starts it once
+	// the entry is recorded, and it reports the task's end. Either end reports took, the time
+	// the task itself took.
+	held       bool
 	background func()
+	took       time.Duration
 }
 
 // Summary counts entries by status.

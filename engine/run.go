@@ -476,24 +476,20 @@ func (r *runner) failIgnoring(t *Task, hs *hostState, e *Entry, err error, ignor
 	r.addErr(fmt.Errorf("%s: %s: %s", hs.inv.Name, t.ID, e.Error))
 }
 
-// heldDone ends a change whose writes were held, once they are made or failed: the journal's
-// done record, the entry's status and the task's end event.
-func (r *runner) heldDone(t *Task, hs *hostState, playHosts []*hostState, rec Record, e *Entry, err error) {
-	r.ended(t, hs, rec, e, err, func() bool { return r.ignoreErrors(t, hs, playHosts) })
-}
-
-// ended is heldDone with a function that evaluates the task's ignore_errors.
-func (r *runner) ended(t *Task, hs *hostState, rec Record, e *Entry, err error, ignore func() bool) {
+// ended ends a change whose end was held (its writes made or its async Apply done, or failed):
+// the journal's done record, the entry's status and the task's end event. ignore is the task's
+// ignore_errors, evaluated in order: the host's evaluation caches are the later tasks' by now.
+func (r *runner) ended(t *Task, hs *hostState, rec Record, e *Entry, err error, ignore bool) {
 	if r.cfg.Journal != nil {
 		if jerr := r.cfg.Journal.Done(rec, err); jerr != nil && err == nil {
 			err = fmt.Errorf("journal: %w", jerr)
 		}
 	}
 	if err != nil {
-		r.failIgnoring(t, hs, e, err, ignore())
+		r.failIgnoring(t, hs, e, err, ignore)
 		hs.setStatus(t, e.Status)
 	}
-	r.event(Event{Kind: "task_done", Play: t.Play.Name, Task: t.Name, Host: hs.inv.Name, Status: e.Status, Elapsed: e.held, Err: err})
+	r.event(Event{Kind: "task_done", Play: t.Play.Name, Task: t.Name, Host: hs.inv.Name, Status: e.Status, Elapsed: e.took, Err: err})
 }
 
 // runErr is every host's error so far, or nil (async tasks add theirs while the run goes on).
@@ -897,9 +893,9 @@ func (r *runner) runOnHost(ctx context.Context, pi int, t *Task, hs *hostState, 
 		go e.background() // it reports the task's end
 		return
 	}
-	if e.held > 0 {
-		e.held = time.Since(start)
-		return // its end is reported once its writes are made (heldDone)
+	if e.held {
+		e.took = time.Since(start)
+		return // its end is reported once its writes are made (ended)
 	}
 	r.event(Event{Kind: "task_done", Play: t.Play.Name, Task: t.Name, Host: hs.inv.Name, Status: e.Status, Elapsed: time.Since(start), Err: err})
 }
@@ -1026,22 +1022,21 @@ func refersToResults(expr hcl.Expression) bool {
 // executeSafely turns a module's panic into that host's task error, so one bad module cannot
 // take the run (and its journal and rollback) down with it.
 func (r *runner) executeSafely(ctx context.Context, t *Task, hs *hostState, playHosts []*hostState, e *Entry, async bool) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("module %s panicked: %v", t.Module, p)
-		}
-	}()
+	defer recoverModule(t, &err)
 	return r.execute(ctx, t, hs, playHosts, e, async)
 }
 
 // applySafely is Apply with a module's panic turned into an error.
 func applySafely(ctx context.Context, t *Task, h *Host, c *Change) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("module %s panicked: %v", t.Module, p)
-		}
-	}()
+	defer recoverModule(t, &err)
 	return t.mod.Apply(ctx, h, c)
+}
+
+// recoverModule, deferred around module code, turns its panic into *err.
+func recoverModule(t *Task, err *error) {
+	if p := recover(); p != nil {
+		*err = fmt.Errorf("module %s panicked: %v", t.Module, p)
+	}
 }
 
 func (r *runner) ignoreErrors(t *Task, hs *hostState, playHosts []*hostState) bool {
@@ -1231,9 +1226,9 @@ func (r *runner) execute(ctx context.Context, t *Task, hs *hostState, playHosts 
 	if hs.writes != nil {
 		if applyErr != nil {
 			hs.writes.drop(mark)
-		} else if hs.writes.hold(mark, func(err error) { r.heldDone(t, hs, playHosts, rec, e, err) }) {
+		} else if ignore := r.ignoreErrors(t, hs, playHosts); hs.writes.hold(mark, func(err error) { r.ended(t, hs, rec, e, err, ignore) }) {
 			// Journaled as done once the writes are made, at the next barrier.
-			e.Status, e.held = StatusChange, 1 // runOnHost sets the time it took
+			e.Status, e.held = StatusChange, true
 			r.register(t, hs, common.register, resultOf(c, true))
 			return nil
 		}
@@ -1252,7 +1247,7 @@ func (r *runner) execute(ctx context.Context, t *Task, hs *hostState, playHosts 
 }
 
 // applyInBackground makes e's background: applying an async task's change while the play goes
-// on, then journaling it done and reporting the task's end, as heldDone does for held writes.
+// on, then journaling it done and reporting the task's end (ended, as for held writes).
 // Its host reads the connection directly: neither the read-ahead, which later tasks use, nor
 // the write-behind, whose writes are later tasks', are its.
 func (r *runner) applyInBackground(ctx context.Context, t *Task, hs *hostState, playHosts []*hostState, e *Entry, rec Record, h *Host, c *Change, cancel context.CancelFunc) {
@@ -1261,7 +1256,6 @@ func (r *runner) applyInBackground(ctx context.Context, t *Task, hs *hostState, 
 		bg.conn = hs.writes.Conn
 	}
 	bg.prefetched, bg.statted, bg.pending, bg.wantStat, bg.triedFiles, bg.triedStats = nil, nil, nil, nil, nil, nil
-	// Expressions are evaluated here: the host's evaluation caches are the later tasks'.
 	ignore := r.ignoreErrors(t, hs, playHosts)
 	e.Status = StatusChange
 	start := time.Now()
@@ -1269,8 +1263,8 @@ func (r *runner) applyInBackground(ctx context.Context, t *Task, hs *hostState, 
 		defer r.background.Done()
 		defer cancel()
 		err := applySafely(ctx, t, &bg, c)
-		e.held = time.Since(start)
-		r.ended(t, hs, rec, e, err, func() bool { return ignore })
+		e.took = time.Since(start)
+		r.ended(t, hs, rec, e, err, ignore)
 	}
 }
 
