@@ -2,10 +2,12 @@ package unarchive
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 
+	"github.com/isaplay/isaplay/inventory/conn"
 	"github.com/isaplay/isaplay/modules/internal/memo"
 )
 
@@ -54,4 +56,28 @@ func tarOf(ctx context.Context, src string) *io.SectionReader {
 		return nil
 	}
 	return io.NewSectionReader(t.f, 0, t.size)
+}
+
+// tarInput returns the plain tar stream of the archive at src, for one host's `tar -x`, and a
+// function to call once the command ended, which returns the error of making the stream. The
+// run's hosts share one re-encoding (tarOf); without it each host gets its own, written as it
+// is read.
+func tarInput(ctx context.Context, src string) (io.Reader, func() error) {
+	if r := tarOf(ctx, src); r != nil {
+		return &conn.SizedReader{R: r, N: int(r.Size())}, func() error { return nil }
+	}
+	pr, pw := io.Pipe()
+	werr := make(chan error, 1)
+	go func() {
+		err := writeTar(src, pw)
+		pw.CloseWithError(err)
+		werr <- err
+	}()
+	return pr, func() error {
+		pr.CloseWithError(io.ErrClosedPipe) // stops the writer if tar ended early
+		if err := <-werr; err != nil && !errors.Is(err, io.ErrClosedPipe) {
+			return err
+		}
+		return nil
+	}
 }

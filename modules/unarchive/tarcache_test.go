@@ -5,9 +5,11 @@ import (
 	"context"
 	"io"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/isaplay/isaplay/inventory/conn"
 	"github.com/isaplay/isaplay/modules/internal/memo"
 )
 
@@ -43,5 +45,28 @@ func TestTarOnce(t *testing.T) {
 	}
 	if c, _, _ := tarOf(ctx, src).Outer(); c == fa {
 		t.Error("a rewritten archive was not re-encoded")
+	}
+}
+
+// TestTarInputWithoutRoom: with no temporary directory to keep the tar in, a host still gets
+// the archive's tar, made as it is read.
+func TestTarInputWithoutRoom(t *testing.T) {
+	tars = memo.New[tarFile](16)
+	src := writeZip(t, t.TempDir(), pack(t))
+	t.Setenv("TMPDIR", filepath.Join(t.TempDir(), "missing"))
+	var want bytes.Buffer
+	if err := writeTar(src, &want); err != nil {
+		t.Fatal(err)
+	}
+	r, streamed := tarInput(context.Background(), src)
+	if _, sized := r.(*conn.SizedReader); sized {
+		t.Fatal("a kept tar without a temporary directory")
+	}
+	got, err := io.ReadAll(r)
+	if err != nil || !bytes.Equal(got, want.Bytes()) {
+		t.Fatalf("tar of %d bytes (%v), want writeTar's %d", len(got), err, want.Len())
+	}
+	if err := streamed(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"path"
@@ -326,23 +325,7 @@ func (Module) Apply(ctx context.Context, h *engine.Host, c *engine.Change) error
 		return fmt.Errorf("apply: change carries no unpack plan")
 	}
 	p := up.p
-	// The run's hosts share one re-encoding of the archive, streamed to each; without it (no
-	// room for it) each host gets its own.
-	var stdin io.Reader
-	werr := make(chan error, 1)
-	if r := tarOf(ctx, p.src); r != nil {
-		stdin = &conn.SizedReader{R: r, N: int(r.Size())}
-		werr <- nil
-	} else {
-		pr, pw := io.Pipe()
-		defer pr.CloseWithError(io.ErrClosedPipe) // stops the writer if tar ended early
-		stdin = pr
-		go func() {
-			err := writeTar(p.src, pw)
-			pw.CloseWithError(err)
-			werr <- err
-		}()
-	}
+	stdin, streamed := tarInput(ctx, p.src)
 	// One round trip: unpack, give what was created its owner, and check the marker.
 	script := "mkdir -p -- " + conn.Quote(p.dest) + " && tar -x -o -f - -C " + conn.Quote(p.dest) + " || exit 1\n"
 	if (up.uid >= 0 || up.gid >= 0) && len(up.rec.Remove) > 0 {
@@ -351,10 +334,7 @@ func (Module) Apply(ctx context.Context, h *engine.Host, c *engine.Change) error
 	}
 	script += "[ -e " + conn.Quote(p.creates) + " ] || [ -L " + conn.Quote(p.creates) + " ] || exit 3"
 	res, err := h.Run(ctx, conn.Command{Script: script, Stdin: stdin, Subshell: true})
-	if pr, ok := stdin.(*io.PipeReader); ok {
-		pr.CloseWithError(io.ErrClosedPipe)
-	}
-	if e := <-werr; e != nil && !errors.Is(e, io.ErrClosedPipe) {
+	if e := streamed(); e != nil {
 		return fmt.Errorf("unpack %s: %w", p.src, e)
 	}
 	if err != nil {
