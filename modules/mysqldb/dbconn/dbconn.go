@@ -185,10 +185,13 @@ func (s *Session) ExecAll(ctx context.Context, stmts []string) (int, error) {
 			fmt.Fprintf(&b, "%s\n;\nSELECT %d AS %s;\n", stmts[end], end, markColumn)
 			end++
 		}
-		ran, err := s.marks(ctx, b.String())
-		for _, k := range ran {
-			if k != done {
-				return done, fmt.Errorf("statement %d: out of order mark %d", done+1, k)
+		res, err := s.results(ctx, b.String())
+		for _, r := range res {
+			if len(r.Columns) != 1 || r.Columns[0] != markColumn || len(r.Rows) != 1 {
+				continue // a statement's own rows
+			}
+			if k, _ := strconv.Atoi(r.Rows[0][0].String); k != done {
+				return done, fmt.Errorf("statement %d: out of order mark %q", done+1, r.Rows[0][0].String)
 			}
 			done++
 		}
@@ -200,38 +203,6 @@ func (s *Session) ExecAll(ctx context.Context, stmts []string) (int, error) {
 		}
 	}
 	return done, nil
-}
-
-// marks runs a batch of ExecAll and returns the statement indexes of its marks, in order,
-// and the error that ended it.
-func (s *Session) marks(ctx context.Context, batch string) ([]int, error) {
-	rows, err := s.conn.QueryContext(ctx, batch)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ran []int
-	for {
-		cols, err := rows.Columns()
-		if err != nil {
-			return ran, err
-		}
-		for rows.Next() {
-			if len(cols) == 1 && cols[0] == markColumn {
-				var k int
-				if err := rows.Scan(&k); err != nil {
-					return ran, err
-				}
-				ran = append(ran, k)
-			}
-		}
-		if err := rows.Err(); err != nil {
-			return ran, err
-		}
-		if !rows.NextResultSet() {
-			return ran, rows.Err()
-		}
-	}
 }
 
 // Result is the rows of one query as text (NULL is Valid false).
@@ -279,16 +250,26 @@ func (s *Session) Batch(ctx context.Context, queries ...string) ([]Result, error
 		return nil, nil
 	}
 	s.observe(ctx, queries...)
-	rows, err := s.conn.QueryContext(ctx, strings.Join(queries, ";\n"))
+	out, err := s.results(ctx, strings.Join(queries, ";\n"))
 	if err != nil {
 		return nil, s.Err(err)
+	}
+	return out, nil
+}
+
+// results runs a multi-statement query and returns the result sets it got, in order, with the
+// error that ended it (not redacted).
+func (s *Session) results(ctx context.Context, query string) ([]Result, error) {
+	rows, err := s.conn.QueryContext(ctx, query)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	var out []Result
 	for {
 		cols, err := rows.Columns()
 		if err != nil {
-			return nil, s.Err(err)
+			return out, err
 		}
 		r := Result{Columns: cols}
 		for rows.Next() {
@@ -298,22 +279,18 @@ func (s *Session) Batch(ctx context.Context, queries ...string) ([]Result, error
 				ptrs[i] = &vals[i]
 			}
 			if err := rows.Scan(ptrs...); err != nil {
-				return nil, s.Err(err)
+				return out, err
 			}
 			r.Rows = append(r.Rows, vals)
 		}
 		if err := rows.Err(); err != nil {
-			return nil, s.Err(err)
+			return out, err
 		}
 		out = append(out, r)
 		if !rows.NextResultSet() {
-			break
+			return out, rows.Err()
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return nil, s.Err(err)
-	}
-	return out, nil
 }
 
 // ErrorNumber returns the MySQL error number of err (1045 access denied, 1050 table exists...),
