@@ -290,7 +290,7 @@ func (h *Host) RestoreFile(ctx context.Context, u FileUndo) error {
 		// writing it) is never restored.
 		verify := ""
 		if u.SHA256 != "" {
-			verify = conn.SHA256Check(conn.Quote(u.Backup), u.SHA256, "backup "+u.Backup+" is damaged") + " && "
+			verify = conn.SHA256Check(conn.Digest{File: conn.Quote(u.Backup), Want: u.SHA256, What: "backup " + u.Backup + " is damaged"}) + " && "
 		}
 		parts = append(parts, "if [ -f "+conn.Quote(u.Backup)+" ]; then "+verify+"cp "+conn.Quote(u.Backup)+" "+conn.Quote(tmp)+
 			" && chmod "+fmt.Sprintf("%o", u.Mode&0o7777)+" "+conn.Quote(tmp)+

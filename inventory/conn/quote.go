@@ -34,9 +34,24 @@ func Join(args ...string) string {
 	return strings.Join(q, " ")
 }
 
-// SHA256Check is a shell step that fails, saying on stderr "WHAT: sha256 is X, want WANT",
-// unless the file that the shell word file names has the sha256 want. It sets the variable _s.
-func SHA256Check(file, want, what string) string {
-	return "_s=$(sha256sum < " + file + ") && { [ \"${_s%% *}\" = " + Quote(want) + " ] || " +
-		"{ printf '%s\\n' " + Quote(what+": sha256 is ") + "\"${_s%% *}, want \"" + Quote(want) + " >&2; false; }; }"
+// Digest is a file whose sha256 a SHA256Check step checks: File is a shell word naming it, and
+// What names it in the failure message.
+type Digest struct{ File, Want, What string }
+
+// SHA256Check is a shell step, one sha256sum for all the files, that fails, saying on stderr
+// "WHAT: sha256 is X, want WANT" for the first file that differs. sha256sum prints a line per
+// file in argument order (a name with a backslash or a newline is escaped, and its line starts
+// with a backslash). It sets the variables _s and _l.
+func SHA256Check(files ...Digest) string {
+	var b strings.Builder
+	b.WriteString("_s=$(sha256sum --")
+	for _, f := range files {
+		b.WriteString(" " + f.File)
+	}
+	b.WriteString(") && _s=\"$_s\n\"")
+	for _, f := range files {
+		b.WriteString(" &&\n_l=${_s%%\"\n\"*} && _s=${_s#*\"\n\"} && _l=${_l#\\\\} && { [ \"${_l%% *}\" = " + Quote(f.Want) + " ] || " +
+			"{ printf '%s\\n' " + Quote(f.What+": sha256 is ") + "\"${_l%% *}, want \"" + Quote(f.Want) + " >&2; false; }; }")
+	}
+	return b.String()
 }

@@ -261,16 +261,16 @@ func batchScript(writes []conn.FileWrite, root bool) (string, []byte, error) {
 		}
 	}
 	staged := make([]string, len(targets))
-	var sums []digest
+	var sums []conn.Digest
 	for k, t := range targets {
 		staged[k] = t.staged
 		w := writes[t.writes[len(t.writes)-1]]
 		if w.Opts.SHA256 != "" {
-			sums = append(sums, digest{t.staged, w.Opts.SHA256, "write " + w.Path + ": the uploaded file"})
+			sums = append(sums, conn.Digest{File: q(t.staged), Want: w.Opts.SHA256, What: "write " + w.Path + ": the uploaded file"})
 		}
 	}
 	if len(sums) > 0 {
-		s = append(s, sha256Checks(sums))
+		s = append(s, conn.SHA256Check(sums...))
 	}
 	s = append(s, conn.Join(append([]string{"sync", "--"}, staged...)...))
 
@@ -296,28 +296,6 @@ func batchScript(writes []conn.FileWrite, root bool) (string, []byte, error) {
 		conn.Join(append([]string{"rm", "-rf", "--"}, stages...)...) + "\n" +
 		"umask \"$_umask\"\n[ -z \"$_m\" ] || echo \"made$_m\"\nreturn $_r"
 	return uninterrupted(script), buf.Bytes(), nil
-}
-
-// digest is a file whose sha256 a batch checks: what it is called in the failure message.
-type digest struct{ path, want, what string }
-
-// sha256Checks is one shell step that runs one sha256sum for all the files and fails, saying
-// on stderr "WHAT: sha256 is X, want WANT" for the first file that differs, as
-// conn.SHA256Check does for one. sha256sum prints a line per file in argument order (names in
-// a batch have no newline; a name with a backslash gets a leading backslash).
-func sha256Checks(files []digest) string {
-	q := conn.Quote
-	args := []string{"sha256sum", "--"}
-	for _, f := range files {
-		args = append(args, f.path)
-	}
-	var b strings.Builder
-	b.WriteString("_s=$(" + conn.Join(args...) + ") && _s=\"$_s\n\"")
-	for _, f := range files {
-		b.WriteString(" &&\n_l=${_s%%\"\n\"*} && _s=${_s#*\"\n\"} && _l=${_l#\\\\} && { [ \"${_l%% *}\" = " + q(f.want) + " ] || " +
-			"{ printf '%s\\n' " + q(f.what+": sha256 is ") + "\"${_l%% *}, want \"" + q(f.want) + " >&2; false; }; }")
-	}
-	return b.String()
 }
 
 // stageName is the name of a staging directory beside the files of a batch.

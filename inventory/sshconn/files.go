@@ -350,7 +350,7 @@ func writeScript(p string, opts conn.WriteOptions) string {
 	}
 	verify := ""
 	if opts.SHA256 != "" {
-		verify = " && " + conn.SHA256Check(`"$_t"`, opts.SHA256, "the uploaded file")
+		verify = " && " + conn.SHA256Check(conn.Digest{File: `"$_t"`, Want: opts.SHA256, What: "the uploaded file"})
 	}
 	return uninterrupted("[ -n \"${_umask-}\" ] || _umask=$(umask)\numask 077\n_t=" + conn.Quote(tmp) + "\n" +
 		backup + conn.Join(args...) + verify + ` && sync -- "$_t" && mv -fT -- "$_t" ` + conn.Quote(p) +

@@ -758,7 +758,7 @@ func testWriteFiles(t *testing.T, h Harness) {
 			{Path: twice, Data: []byte("v1"), Opts: conn.WriteOptions{Mode: 0o600, UID: -1, GID: -1, Backup: filepath.Join(bakDir, "t0")}},
 			{Path: filepath.Join(dirs[0], "x.jar"), Data: jar, Opts: conn.WriteOptions{Mode: 0o644, UID: -1, GID: 5678, SHA256: sum(jar)}},
 			{Path: filepath.Join(dirs[1], `back\slash.jar`), Data: []byte("y"), Opts: conn.WriteOptions{UID: -1, GID: -1, SHA256: sum([]byte("y"))}},
-			{Path: filepath.Join(dirs[2], "odd\nname"), Data: []byte("nl"), Opts: conn.WriteOptions{Mode: 0o600, UID: -1, GID: -1}},
+			{Path: filepath.Join(dirs[2], "odd\nname"), Data: []byte("nl"), Opts: conn.WriteOptions{Mode: 0o600, UID: -1, GID: -1, SHA256: sum([]byte("nl"))}},
 			{Path: twice, Data: []byte("v2"), Opts: conn.WriteOptions{Mode: 0o644, UID: -1, GID: -1, Backup: filepath.Join(bakDir, "t1")}},
 		}
 		made, err := conn.WriteFiles(ctx(t), h.Conn, writes)
