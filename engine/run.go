@@ -882,7 +882,7 @@ func (r *runner) runOnHost(ctx context.Context, pi int, t *Task, hs *hostState, 
 		hs.aheadPlay = t.Play
 		r.prefetchPlay(ctx, t.Play, hs, playHosts)
 	}
-	err := r.executeSafely(ctx, t, hs, playHosts, e, async)
+	err := r.executeSafely(ctx, t, hs, playHosts, e)
 	if err != nil {
 		r.fail(t, hs, playHosts, e, err)
 	}
@@ -1021,9 +1021,9 @@ func refersToResults(expr hcl.Expression) bool {
 
 // executeSafely turns a module's panic into that host's task error, so one bad module cannot
 // take the run (and its journal and rollback) down with it.
-func (r *runner) executeSafely(ctx context.Context, t *Task, hs *hostState, playHosts []*hostState, e *Entry, async bool) (err error) {
+func (r *runner) executeSafely(ctx context.Context, t *Task, hs *hostState, playHosts []*hostState, e *Entry) (err error) {
 	defer recoverModule(t, &err)
-	return r.execute(ctx, t, hs, playHosts, e, async)
+	return r.execute(ctx, t, hs, playHosts, e)
 }
 
 // applySafely is Apply with a module's panic turned into an error.
@@ -1053,7 +1053,9 @@ func (r *runner) ignoreErrors(t *Task, hs *hostState, playHosts []*hostState) bo
 	return !diags.HasErrors() && v.Type() == cty.Bool && v.IsKnown() && !v.IsNull() && v.True()
 }
 
-func (r *runner) execute(ctx context.Context, t *Task, hs *hostState, playHosts []*hostState, e *Entry, async bool) error {
+// execute checks a task on a host and, during an apply, applies its change (in the background
+// when e.Async).
+func (r *runner) execute(ctx context.Context, t *Task, hs *hostState, playHosts []*hostState, e *Entry) error {
 	if r.mode != modeValidate {
 		// An include's condition is settled first: a task it switches off is never evaluated in
 		// its component's scope, whose inputs may be costly and may only make sense when it is on.
@@ -1182,7 +1184,7 @@ func (r *runner) execute(ctx context.Context, t *Task, hs *hostState, playHosts 
 		return err
 	}
 	_, service := t.mod.(ServiceOnly)
-	if async && !service && hs.writes != nil {
+	if e.Async && !service && hs.writes != nil {
 		// What the tasks before it hold on its host is made first; the writes of later tasks
 		// are held while it runs (it uses the connection around them).
 		if err := hs.writes.flush(ctx); err != nil {
@@ -1207,7 +1209,7 @@ func (r *runner) execute(ctx context.Context, t *Task, hs *hostState, playHosts 
 			hs.plan.forget(c.Effects)
 		}
 	}
-	if async {
+	if e.Async {
 		forget() // what later tasks read of its effects is read again
 		r.applyInBackground(ctx, t, hs, playHosts, e, rec, &taskHost, c, cancel)
 		cancel = func() {}
