@@ -63,17 +63,17 @@ while IFS= read -r h; do
 	n=${h%% *}; h=${h#* }
 	x=${h%% *}; h=${h#* }
 	i=/dev/null f=
-	case $h in
-	@*)
-		f=$W/s
+	case $h in @*) f=$W/s ;; esac
+	if [ -n "$f" ] || [ "$n" -ge 0 ]; then
 		[ -d "$W" ] || mkdir -m 700 "$W" || exit 97
+	fi
+	if [ -n "$f" ]; then
 		dd of="$f" bs=65536 count="${h#@}" iflag=fullblock,count_bytes 2>/dev/null || exit 95
-		;;
-	*) eval "s=$h" ;;
-	esac
+	else
+		eval "s=$h"
+	fi
 	if [ "$n" -ge 0 ]; then
 		i=$W/i
-		[ -d "$W" ] || mkdir -m 700 "$W" || exit 97
 		if [ "$n" -eq 0 ]; then : >"$i"; else dd of="$i" bs=65536 count="$n" iflag=fullblock,count_bytes 2>/dev/null || exit 95; fi
 	fi
 	printf '\000%s<\n' "$M"
