@@ -29,7 +29,8 @@ type Conn interface {
 	// A missing file is not an error (Exists false, nil data); a directory has nil data.
 	ReadFile(ctx context.Context, path string, become bool) (FileInfo, []byte, error)
 	// WriteFile replaces path atomically with data: a temporary file in the same directory, synced,
-	// given its mode and owner, then renamed over path. The directory must exist.
+	// given its mode and owner, then renamed over path. The directory must exist. A write is
+	// not started once ctx has ended, and one started is waited for to its end even if ctx ends.
 	WriteFile(ctx context.Context, path string, data []byte, opts WriteOptions) error
 	// Dial opens a TCP connection from the host (for SSH, a direct-tcpip channel), so that a
 	// module can reach a service bound to the host's loopback.
@@ -159,7 +160,8 @@ type BatchWriter interface {
 	// after its backup was taken. made[i] reports whether writes[i] is
 	// certainly in place; when err is not nil the others may or may not be (a write whose
 	// file still holds its old bytes was not made). A path may appear more than once; the
-	// writes then happen in order.
+	// writes then happen in order. Like WriteFile, it starts nothing once ctx has ended and
+	// waits for what it started.
 	WriteFiles(ctx context.Context, writes []FileWrite) (made []bool, err error)
 }
 

@@ -64,7 +64,7 @@ func (c *Conn) writeRun(ctx context.Context, writes []conn.FileWrite) ([]bool, e
 	if err != nil {
 		return made, fmt.Errorf("%s: write %s: %w", c.name, writes[0].Path, err)
 	}
-	res, err := c.exec(ctx, script, runFunction, bytesInput(stream), writes[0].Opts.Become, nil)
+	res, err := c.execToEnd(ctx, script, bytesInput(stream), writes[0].Opts.Become)
 	for _, line := range strings.Split(string(res.Stdout), "\n") {
 		idx, ok := strings.CutPrefix(line, "made ")
 		if !ok {
@@ -274,6 +274,10 @@ func batchScript(writes []conn.FileWrite, root bool) (string, []byte, error) {
 	}
 	s = append(s, conn.Join(append([]string{"sync", "--"}, staged...)...))
 
+	if beforeRenames != "" {
+		s = append(s, beforeRenames)
+	}
+
 	// The renames, one mv per directory; each records the writes it made.
 	var stages []string
 	for _, g := range groups {
@@ -297,6 +301,9 @@ func batchScript(writes []conn.FileWrite, root bool) (string, []byte, error) {
 		"umask \"$_umask\"\n[ -z \"$_m\" ] || echo \"made$_m\"\nreturn $_r"
 	return uninterrupted(script), buf.Bytes(), nil
 }
+
+// beforeRenames is a step a batch runs before its renames, for tests (empty: none).
+var beforeRenames string
 
 // stageName is the name of a staging directory beside the files of a batch.
 func stageName() string {

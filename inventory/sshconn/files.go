@@ -367,7 +367,7 @@ func (c *Conn) WriteFile(ctx context.Context, p string, data []byte, opts conn.W
 	if data == nil {
 		data = []byte{}
 	}
-	res, err := c.exec(ctx, writeScript(p, opts), runFunction, bytesInput(data), opts.Become, nil)
+	res, err := c.execToEnd(ctx, writeScript(p, opts), bytesInput(data), opts.Become)
 	if err != nil {
 		return err
 	}

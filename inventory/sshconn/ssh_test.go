@@ -349,6 +349,69 @@ func TestCancelKillsRemoteCommand(t *testing.T) {
 	run(t, x, "true")
 }
 
+// A write batch runs to its end on the host even when its client gives up (the script ignores
+// HUP and TERM, so that no file is left half-renamed). Its caller must therefore wait for it
+// when the context ends meanwhile: returning at once would let a rollback restore files that
+// the batch then renames over. The batch is held before its renames until the context has
+// ended; WriteFiles must report every write made, and the shell must stay usable.
+func TestCancelledWriteBatchRunsToItsEnd(t *testing.T) {
+	x := dial(t, config(cluster, 1))
+	dir := filepath.Join(cluster.NodeRoot(1), "tothend")
+	for _, d := range []string{"a", "b"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, d, "f"), []byte("old"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{"reached", "go"} {
+		if err := exec.Command("mkfifo", filepath.Join(dir, f)).Run(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sshconn.SetBeforeRenames("echo > /opt/tothend/reached && read _g < /opt/tothend/go")
+	defer sshconn.SetBeforeRenames("")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	type result struct {
+		made []bool
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		made, err := x.WriteFiles(ctx, []conn.FileWrite{
+			{Path: "/opt/tothend/a/f", Data: []byte("new a"), Opts: conn.WriteOptions{UID: -1, GID: -1}},
+			{Path: "/opt/tothend/b/f", Data: []byte("new b"), Opts: conn.WriteOptions{UID: -1, GID: -1}},
+		})
+		done <- result{made, err}
+	}()
+	// Opening the FIFO returns once the batch has reached its renames.
+	if _, err := os.ReadFile(filepath.Join(dir, "reached")); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := os.WriteFile(filepath.Join(dir, "go"), []byte("\n"), 0); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil || !r.made[0] || !r.made[1] {
+		t.Fatalf("WriteFiles = %v, %v; want both made and no error (the batch ran to its end)", r.made, r.err)
+	}
+	for _, d := range []string{"a", "b"} {
+		if b, err := os.ReadFile(filepath.Join(dir, d, "f")); err != nil || string(b) != "new "+d {
+			t.Errorf("%s/f = %q, %v", d, b, err)
+		}
+	}
+	if _, err := x.WriteFiles(ctx, []conn.FileWrite{{Path: "/opt/tothend/a/f", Data: []byte("later"), Opts: conn.WriteOptions{UID: -1, GID: -1}}}); !errors.Is(err, context.Canceled) {
+		t.Errorf("a batch asked for after the context ended: err = %v, want context.Canceled", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "a", "f")); string(b) != "new a" {
+		t.Errorf("a/f = %q after the refused batch", b)
+	}
+	run(t, x, "true")
+}
+
 // sleeping reports whether a `sleep arg` process exists on the machine.
 func sleeping(arg string) bool {
 	ents, _ := os.ReadDir("/proc")

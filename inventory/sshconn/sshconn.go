@@ -273,6 +273,20 @@ func (c *Conn) release(sh *shell) {
 
 // exec runs a script on a framed shell.
 func (c *Conn) exec(ctx context.Context, script string, how byte, in input, become bool, stdout io.Writer) (conn.Result, error) {
+	return c.execShell(ctx, script, how, in, become, stdout, false)
+}
+
+// execToEnd runs an uninterrupted script (a file write) as a function of the loop. It starts
+// only if ctx is not done, and once started it is waited for even when ctx ends: the host
+// finishes it anyway, and a caller told otherwise would act (roll back) while it still renames.
+func (c *Conn) execToEnd(ctx context.Context, script string, in input, become bool) (conn.Result, error) {
+	if err := ctx.Err(); err != nil {
+		return conn.Result{}, fmt.Errorf("%s: %w", c.name, err)
+	}
+	return c.execShell(ctx, script, runFunction, in, become, nil, true)
+}
+
+func (c *Conn) execShell(ctx context.Context, script string, how byte, in input, become bool, stdout io.Writer, toEnd bool) (conn.Result, error) {
 	if c.closed.Load() {
 		return conn.Result{}, fmt.Errorf("%s: connection closed", c.name)
 	}
@@ -289,16 +303,23 @@ func (c *Conn) exec(ctx context.Context, script string, how byte, in input, beco
 		res, err := sh.run(script, how, in, stdout)
 		done <- result{res, err}
 	}()
+	stop := ctx.Done()
+	if toEnd {
+		stop = nil
+	}
 	select {
 	case r := <-done:
 		if r.err != nil {
 			sh.close()
 			c.release(sh)
+			if toEnd {
+				ctx = context.WithoutCancel(ctx) // the connection's state, not the caller's, says why
+			}
 			return r.res, fmt.Errorf("%s: %w", c.name, c.lostOr(ctx, r.err))
 		}
 		c.release(sh)
 		return r.res, nil
-	case <-ctx.Done():
+	case <-stop:
 		// The shell gets a TERM, on which it kills its process group (the command), and is
 		// dropped; its session is freed once the remote side has let go. sshd refuses the
 		// signal request for some sessions (root logins), so another shell sends it too.
