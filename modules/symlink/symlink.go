@@ -78,9 +78,13 @@ func (Module) Check(ctx context.Context, h *engine.Host, args *engine.Args) (*en
 	return c, nil
 }
 
-// Apply creates a temporary link beside path and renames it over path.
+// Apply makes the link where there was none (ln fails if anything has appeared there since the
+// check), else creates a temporary link beside path and renames it over path.
 func (Module) Apply(ctx context.Context, h *engine.Host, c *engine.Change) error {
 	rec := c.Private.(undoRecord)
+	if c.Action == engine.ActionCreate {
+		return h.Exec(ctx, "ln -sT -- "+conn.Quote(rec.Target)+" "+conn.Quote(rec.Path))
+	}
 	return h.Exec(ctx, link(rec.Path, rec.Target))
 }
 
@@ -99,5 +103,5 @@ func (Module) Revert(ctx context.Context, h *engine.Host, u engine.Undo) error {
 
 func link(p, target string) string {
 	tmp := path.Join(path.Dir(p), ".isaplay-link-"+path.Base(p))
-	return "ln -sfn " + conn.Quote(target) + " " + conn.Quote(tmp) + " && mv -Tf " + conn.Quote(tmp) + " " + conn.Quote(p)
+	return "ln -sfn -- " + conn.Quote(target) + " " + conn.Quote(tmp) + " && mv -Tf -- " + conn.Quote(tmp) + " " + conn.Quote(p)
 }
