@@ -412,6 +412,36 @@ func TestCancelledWriteBatchRunsToItsEnd(t *testing.T) {
 	run(t, x, "true")
 }
 
+// TestWriteBatchDiskFull: a batch that does not fit on the target's file system fails with the
+// host's own reason, makes none of its writes and leaves nothing beside the targets.
+func TestWriteBatchDiskFull(t *testing.T) {
+	x := dial(t, config(cluster, 1))
+	run(t, x, "mkdir -p /opt/full && mount -t tmpfs -o size=64k isaplay-full /opt/full && mkdir /opt/full/a /opt/full/b && echo old > /opt/full/a/f && echo old > /opt/full/b/f")
+	defer run(t, x, "umount /opt/full && rmdir /opt/full")
+	big := bytes.Repeat([]byte("0123456789abcdef"), 8<<10) // 128 KiB
+	made, err := x.WriteFiles(context.Background(), []conn.FileWrite{
+		{Path: "/opt/full/a/f", Data: []byte("new a"), Opts: conn.WriteOptions{UID: -1, GID: -1}},
+		{Path: "/opt/full/b/f", Data: big, Opts: conn.WriteOptions{UID: -1, GID: -1}},
+	})
+	// tar says "Wrote only N of M bytes" for the short write.
+	if err == nil || !strings.Contains(err.Error(), "/opt/full/b/") {
+		t.Fatalf("err = %v, want the host's complaint about /opt/full/b/f", err)
+	}
+	if made[0] || made[1] {
+		t.Errorf("made = %v, want none", made)
+	}
+	if got := run(t, x, "cat /opt/full/a/f /opt/full/b/f; ls -A /opt/full/a /opt/full/b"); got != "old\nold\n/opt/full/a:\nf\n\n/opt/full/b:\nf\n" {
+		t.Errorf("after the failed batch:\n%s", got)
+	}
+	// A single write fails the same way.
+	if err := x.WriteFile(context.Background(), "/opt/full/b/f", big, conn.WriteOptions{UID: -1, GID: -1}); err == nil || !strings.Contains(err.Error(), "No space left on device") {
+		t.Fatalf("WriteFile: err = %v", err)
+	}
+	if got := run(t, x, "cat /opt/full/b/f; ls -A /opt/full/b"); got != "old\nf\n" {
+		t.Errorf("after the failed write:\n%s", got)
+	}
+}
+
 // sleeping reports whether a `sleep arg` process exists on the machine.
 func sleeping(arg string) bool {
 	ents, _ := os.ReadDir("/proc")
