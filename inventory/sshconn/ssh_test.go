@@ -336,15 +336,9 @@ func TestCancelKillsRemoteCommand(t *testing.T) {
 	if _, err := x.Run(ctx, conn.Command{Script: "sleep 31337; echo never"}); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v", err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if !sleeping("31337") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the remote command still runs 5s after its context ended")
-		}
-		time.Sleep(10 * time.Millisecond)
+	// Run returns once the command has ended on the host.
+	if sleeping("31337") {
+		t.Fatal("the remote command still runs after Run returned")
 	}
 	run(t, x, "true")
 }
@@ -357,6 +351,9 @@ func TestCancelKillsRemoteCommand(t *testing.T) {
 func TestCancelledWriteBatchRunsToItsEnd(t *testing.T) {
 	x := dial(t, config(cluster, 1))
 	dir := filepath.Join(cluster.NodeRoot(1), "tothend")
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
 	for _, d := range []string{"a", "b"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			t.Fatal(err)

@@ -321,18 +321,32 @@ func (c *Conn) execShell(ctx context.Context, script string, how byte, in input,
 		return r.res, nil
 	case <-stop:
 		// The shell gets a TERM, on which it kills its process group (the command), and is
-		// dropped; its session is freed once the remote side has let go. sshd refuses the
-		// signal request for some sessions (root logins), so another shell sends it too.
+		// dropped. sshd refuses the signal request for some sessions (root logins), so another
+		// shell sends it too. The session's output ends once every process holding it has
+		// exited, the command's included: waiting for that (a while at most, since a command
+		// may ignore TERM) means the caller, a rollback say, does not act while it still runs.
 		sh.sess.Signal(ssh.SIGTERM)
 		go c.kill(sh)
-		sh.close()
-		go func() {
-			<-done
+		wait := time.NewTimer(cancelWait)
+		defer wait.Stop()
+		select {
+		case <-done:
+			sh.close()
 			c.release(sh)
-		}()
+		case <-wait.C:
+			sh.close()
+			go func() {
+				<-done
+				c.release(sh)
+			}()
+		}
 		return conn.Result{}, fmt.Errorf("%s: %w", c.name, ctx.Err())
 	}
 }
+
+// cancelWait is how long a cancelled command is given to end on the host before its caller
+// goes on regardless.
+const cancelWait = 5 * time.Second
 
 // kill sends TERM to a shell's loop process from another shell of the same user.
 func (c *Conn) kill(sh *shell) {
