@@ -383,9 +383,21 @@ func TestCancelledWriteBatchRunsToItsEnd(t *testing.T) {
 		})
 		done <- result{made, err}
 	}()
-	// Opening the FIFO returns once the batch has reached its renames.
-	if _, err := os.ReadFile(filepath.Join(dir, "reached")); err != nil {
-		t.Fatal(err)
+	// Reading the FIFO returns once the batch has reached its renames (or, should the batch
+	// end before them, once this test writes to it itself).
+	reached := make(chan error, 1)
+	go func() {
+		_, err := os.ReadFile(filepath.Join(dir, "reached"))
+		reached <- err
+	}()
+	select {
+	case err := <-reached:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case r := <-done:
+		os.WriteFile(filepath.Join(dir, "reached"), nil, 0)
+		t.Fatalf("the batch ended before its renames: %v, %v", r.made, r.err)
 	}
 	cancel()
 	if err := os.WriteFile(filepath.Join(dir, "go"), []byte("\n"), 0); err != nil {
