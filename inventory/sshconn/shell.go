@@ -43,8 +43,9 @@ import (
 //     the fork too).
 //
 // The shell stages exactly n bytes into a private temporary directory with dd
-// (iflag=fullblock,count_bytes reads no byte past them) and runs the script with that file as
-// standard input; its standard output and error go straight to the channel. Then it prints
+// (iflag=fullblock,count_bytes reads no byte past them; its count of bytes copied must be n,
+// so that a stream cut short runs nothing: the loop exits instead) and runs the script with
+// that file as standard input; its standard output and error go straight to the channel. Then it prints
 // "\x00<marker> <exit code>\n" on stdout and "\x00<marker>\n" on stderr. The marker is 128
 // random bits, fresh per shell; the client splits the streams at it, so output is binary-safe
 // and can be streamed.
@@ -54,6 +55,12 @@ trap '[ ! -d "$W" ] || rm -rf "$W"' EXIT
 ` + loopTrap + `
 NL='
 '
+stage() {
+	LC_ALL=C dd of="$1" bs=65536 count="$2" iflag=fullblock,count_bytes 2>"$W/e" || return
+	c=
+	while read -r w _; do c=$w; done <"$W/e"
+	[ "$c" = "$2" ]
+}
 printf '\000%s %s\n' "$M" "$$"
 printf '\000%s\n' "$M" >&2
 IFS= read -r h || exit 0
@@ -68,13 +75,13 @@ while IFS= read -r h; do
 		[ -d "$W" ] || mkdir -m 700 "$W" || exit 97
 	fi
 	if [ -n "$f" ]; then
-		dd of="$f" bs=65536 count="${h#@}" iflag=fullblock,count_bytes 2>/dev/null || exit 95
+		stage "$f" "${h#@}" || exit 95
 	else
 		eval "s=$h"
 	fi
 	if [ "$n" -ge 0 ]; then
 		i=$W/i
-		if [ "$n" -eq 0 ]; then : >"$i"; else dd of="$i" bs=65536 count="$n" iflag=fullblock,count_bytes 2>/dev/null || exit 95; fi
+		if [ "$n" -eq 0 ]; then : >"$i"; else stage "$i" "$n" || exit 95; fi
 	fi
 	printf '\000%s<\n' "$M"
 	printf '\000%s<\n' "$M" >&2
@@ -368,8 +375,9 @@ var noInput = input{n: -1}
 func bytesInput(b []byte) input { return input{n: int64(len(b)), data: b} }
 
 // run runs one script on the shell, in the way how says. stdout, when set, receives standard
-// output as it arrives. An error means the shell is no longer usable.
-func (sh *shell) run(script string, how byte, in input, stdout io.Writer) (conn.Result, error) {
+// output as it arrives. began is closed once the input is staged and the script begins. An
+// error means the shell is no longer usable.
+func (sh *shell) run(script string, how byte, in input, stdout io.Writer, began chan<- struct{}) (conn.Result, error) {
 	var res conn.Result
 	if strings.IndexByte(script, 0) >= 0 {
 		return res, fmt.Errorf("script contains a NUL byte")
@@ -425,6 +433,7 @@ func (sh *shell) run(script string, how byte, in input, stdout io.Writer) (conn.
 	if err := sh.out.until(append(append([]byte{}, sh.marker...), '<', '\n'), io.Discard); err != nil {
 		return res, readErr(err)
 	}
+	close(began) // the input is staged and the script begins
 	if err := sh.out.until(append(sh.marker, ' '), w); err != nil {
 		return res, readErr(err)
 	}

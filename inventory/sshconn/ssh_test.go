@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -421,6 +422,34 @@ func TestCancelledWriteBatchRunsToItsEnd(t *testing.T) {
 	run(t, x, "true")
 }
 
+// A write cancelled while its input is still being staged never begins: the caller gets
+// the cancellation at once, not after the rest of the upload.
+func TestCancelledWriteBeforeItBegins(t *testing.T) {
+	x := dial(t, config(cluster, 1))
+	marker := filepath.Join(cluster.NodeRoot(1), "never-begun")
+	os.Remove(marker)
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := x.ExecToEnd(ctx, ": > /opt/never-begun\nreturn 0", &conn.SizedReader{R: pr, N: 1 << 20})
+		done <- err
+	}()
+	// Half of the announced input has been taken by the connection; the rest never comes.
+	if _, err := pw.Write(make([]byte, 512<<10)); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if _, err := os.Stat(marker); !os.IsNotExist(err) {
+		t.Fatalf("the script ran (%v)", err)
+	}
+	run(t, x, "true")
+}
+
 // TestWriteBatchDiskFull: a batch that does not fit on the target's file system fails with the
 // host's own reason, makes none of its writes and leaves nothing beside the targets.
 func TestWriteBatchDiskFull(t *testing.T) {
@@ -543,10 +572,17 @@ func TestStatHash(t *testing.T) {
 // connection goes on with another shell (the one that waited for the missing bytes is gone).
 func TestShortSizedStdin(t *testing.T) {
 	x := dial(t, config(cluster, 2))
-	_, err := x.Run(context.Background(), conn.Command{Script: "cat >/dev/null",
+	out := filepath.Join(cluster.NodeRoot(2), "short-input")
+	os.Remove(out)
+	_, err := x.Run(context.Background(), conn.Command{Script: "cat >/opt/short-input",
 		Stdin: &conn.SizedReader{R: bytes.NewReader(make([]byte, 10)), N: 20}})
 	if err == nil || !strings.Contains(err.Error(), "10 of 20 bytes sent") {
 		t.Fatalf("Run: %v, want an error about the missing bytes", err)
+	}
+	// The command never ran on the 10 bytes that came.
+	x.Run(context.Background(), conn.Command{Script: "true"}) // the host has let go of that shell
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Fatalf("the command ran on a short input (%v)", err)
 	}
 	res, err := x.Run(context.Background(), conn.Command{Script: "echo still"})
 	if err != nil || string(res.Stdout) != "still\n" {

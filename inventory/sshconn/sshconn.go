@@ -277,8 +277,10 @@ func (c *Conn) exec(ctx context.Context, script string, how byte, in input, beco
 }
 
 // execToEnd runs an uninterrupted script (a file write) as a function of the loop. It starts
-// only if ctx is not done, and once started it is waited for even when ctx ends: the host
-// finishes it anyway, and a caller told otherwise would act (roll back) while it still renames.
+// only if ctx is not done. Until the script begins (its input is still being staged), ctx
+// cancels it like any command; once it has begun it is waited for to its end, even when ctx
+// ends: the host finishes it anyway, and a caller told otherwise would act (roll back) while
+// it still renames.
 func (c *Conn) execToEnd(ctx context.Context, script string, in input, become bool) (conn.Result, error) {
 	if err := ctx.Err(); err != nil {
 		return conn.Result{}, fmt.Errorf("%s: %w", c.name, err)
@@ -299,48 +301,62 @@ func (c *Conn) execShell(ctx context.Context, script string, how byte, in input,
 		err error
 	}
 	done := make(chan result, 1)
+	began := make(chan struct{})
 	go func() {
-		res, err := sh.run(script, how, in, stdout)
+		res, err := sh.run(script, how, in, stdout, began)
 		done <- result{res, err}
 	}()
 	stop := ctx.Done()
-	if toEnd {
-		stop = nil
-	}
-	select {
-	case r := <-done:
-		if r.err != nil {
-			sh.close()
-			c.release(sh)
-			if toEnd {
-				ctx = context.WithoutCancel(ctx) // the connection's state, not the caller's, says why
-			}
-			return r.res, fmt.Errorf("%s: %w", c.name, c.lostOr(ctx, r.err))
-		}
-		c.release(sh)
-		return r.res, nil
-	case <-stop:
-		// The shell gets a TERM, on which it kills its process group (the command), and is
-		// dropped. sshd refuses the signal request for some sessions (root logins), so another
-		// shell sends it too. The session's output ends once every process holding it has
-		// exited, the command's included: waiting for that (a while at most, since a command
-		// may ignore TERM) means the caller, a rollback say, does not act while it still runs.
-		sh.sess.Signal(ssh.SIGTERM)
-		go c.kill(sh)
-		wait := time.NewTimer(cancelWait)
-		defer wait.Stop()
+	for {
 		select {
-		case <-done:
-			sh.close()
-			c.release(sh)
-		case <-wait.C:
-			sh.close()
-			go func() {
-				<-done
+		case r := <-done:
+			if r.err != nil {
+				sh.close()
 				c.release(sh)
-			}()
+				if toEnd {
+					ctx = context.WithoutCancel(ctx) // the connection's state, not the caller's, says why
+				}
+				return r.res, fmt.Errorf("%s: %w", c.name, c.lostOr(ctx, r.err))
+			}
+			c.release(sh)
+			return r.res, nil
+		case <-began:
+			began = nil
+			if toEnd {
+				stop = nil
+			}
+		case <-stop:
+			// The shell gets a TERM, on which it kills its process group (the command), and is
+			// dropped. sshd refuses the signal request for some sessions (root logins), so
+			// another shell sends it too. The session's output ends once every process holding
+			// it has exited, the command's included: waiting for that (a while at most, since a
+			// command may ignore TERM) means the caller, a rollback say, does not act while it
+			// still runs.
+			// Its standard input is closed too: a script whose input was still being staged
+			// then finds it short and never runs.
+			sh.sess.Signal(ssh.SIGTERM)
+			sh.stdin.Close()
+			go c.kill(sh)
+			wait := time.NewTimer(cancelWait)
+			defer wait.Stop()
+			select {
+			case r := <-done:
+				sh.close()
+				c.release(sh)
+				if toEnd && r.err == nil {
+					// The script began before the signal reached it, and an uninterrupted one
+					// ignores it: it ran to its end, and this is its outcome.
+					return r.res, nil
+				}
+			case <-wait.C:
+				sh.close()
+				go func() {
+					<-done
+					c.release(sh)
+				}()
+			}
+			return conn.Result{}, fmt.Errorf("%s: %w", c.name, ctx.Err())
 		}
-		return conn.Result{}, fmt.Errorf("%s: %w", c.name, ctx.Err())
 	}
 }
 
