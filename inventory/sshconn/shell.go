@@ -44,11 +44,11 @@ import (
 //
 // The shell stages exactly n bytes into a private temporary directory with dd
 // (iflag=fullblock,count_bytes reads no byte past them; its count of bytes copied must be n,
-// so that a stream cut short runs nothing: the loop exits instead) and runs the script with
-// that file as standard input; its standard output and error go straight to the channel. Then it prints
-// "\x00<marker> <exit code>\n" on stdout and "\x00<marker>\n" on stderr. The marker is 128
-// random bits, fresh per shell; the client splits the streams at it, so output is binary-safe
-// and can be streamed.
+// so that a stream cut short runs nothing: the loop exits instead), prints "\x00<marker><\n"
+// on both streams, and runs the script with that file as standard input; its standard output
+// and error go straight to the channel. Then it prints "\x00<marker> <exit code>\n" on stdout
+// and "\x00<marker>\n" on stderr. The marker is 128 random bits, fresh per shell; the client
+// splits the streams at it, so output is binary-safe and can be streamed.
 const loopScript = `M=$1; shift
 W=${TMPDIR:-/tmp}/.$M
 trap '[ ! -d "$W" ] || rm -rf "$W"' EXIT

@@ -328,12 +328,11 @@ func (c *Conn) execShell(ctx context.Context, script string, how byte, in input,
 		case <-stop:
 			// The shell gets a TERM, on which it kills its process group (the command), and is
 			// dropped. sshd refuses the signal request for some sessions (root logins), so
-			// another shell sends it too. The session's output ends once every process holding
-			// it has exited, the command's included: waiting for that (a while at most, since a
-			// command may ignore TERM) means the caller, a rollback say, does not act while it
-			// still runs.
-			// Its standard input is closed too: a script whose input was still being staged
-			// then finds it short and never runs.
+			// another shell sends it too. Its standard input is closed: a script whose input
+			// was still being staged finds it short and never runs. The session's output ends
+			// once every process holding it has exited, the command's included: waiting for
+			// that (a while at most, since a command may ignore TERM) means the caller, a
+			// rollback say, does not act while it still runs.
 			sh.sess.Signal(ssh.SIGTERM)
 			sh.stdin.Close()
 			go c.kill(sh)
