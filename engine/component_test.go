@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"context"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -192,5 +193,40 @@ task "append_line" "line" {
 		if !strings.Contains(out, want) {
 			t.Errorf("plan lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// A register name that is not an identifier is refused at the argument, whether the task runs
+// or is switched off by its include's condition (its name is then evaluated on its own).
+func TestInvalidRegisterName(t *testing.T) {
+	for _, tc := range []struct {
+		name, when string
+	}{
+		{"task runs", "true"},
+		{"include off", "false"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixtureFiles(t, `
+play "p" {
+  hosts = "app"
+  include "c" {
+    source = "lib/c.hcl"
+    when   = `+tc.when+`
+    reg    = "not a name"
+  }
+}`, 1, engine.VarInputs{}, map[string]string{
+				"lib/c.hcl": `
+variable "reg" { type = string }
+task "append_line" "line" {
+  path     = "${host.vars.root}/x"
+  line     = "x"
+  register = var.reg
+}
+`})
+			_, err := engine.PlanRun(context.Background(), f.config())
+			if err == nil || !strings.Contains(err.Error(), "c.hcl:6:14: Invalid register name") {
+				t.Errorf("err = %v, want an invalid register name at lib/c.hcl:6", err)
+			}
+		})
 	}
 }

@@ -55,13 +55,11 @@ func evalCommon(t *Task, ctx *hcl.EvalContext) (commonArgs, hcl.Diagnostics) {
 	}
 	if a, ok := t.common["register"]; ok {
 		v, d := evalAttr(a, cty.String, ctx)
-		v, _ = v.UnmarkDeep()
 		diags = append(diags, d...)
-		if !d.HasErrors() && v.IsKnown() && !v.IsNull() {
-			if !hclIdent(v.AsString()) {
-				diags = append(diags, errAt(a.Expr.Range(), "Invalid register name", "A register name must be an identifier such as spark_status."))
-			}
-			c.register = v.AsString()
+		if !d.HasErrors() {
+			name, d := registerValue(a, v)
+			diags = append(diags, d...)
+			c.register = name
 		}
 	}
 	for _, name := range []string{"run_once", "ignore_errors", "async"} {
@@ -84,15 +82,34 @@ func evalAttr(a *hcl.Attribute, t cty.Type, ctx *hcl.EvalContext) (cty.Value, hc
 	if diags.HasErrors() {
 		return cty.DynamicVal, diags
 	}
+	conv, d := convertAttr(a, v, t, ctx)
+	return conv, append(diags, d...)
+}
+
+// registerValue is the register name that attribute a's value v (a string) names: "" while it
+// is null or not known yet, and an error unless it is an identifier.
+func registerValue(a *hcl.Attribute, v cty.Value) (string, hcl.Diagnostics) {
+	v, _ = v.UnmarkDeep()
+	if !v.IsKnown() || v.IsNull() {
+		return "", nil
+	}
+	if !hclIdent(v.AsString()) {
+		return v.AsString(), hcl.Diagnostics{errAt(a.Expr.Range(), "Invalid register name", "A register name must be an identifier such as spark_status.")}
+	}
+	return v.AsString(), nil
+}
+
+// convertAttr converts v, the value of attribute a evaluated in ctx, to type t.
+func convertAttr(a *hcl.Attribute, v cty.Value, t cty.Type, ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
 	conv, err := convert.Convert(v, t)
 	if err != nil {
-		return cty.DynamicVal, append(diags, &hcl.Diagnostic{
+		return cty.DynamicVal, hcl.Diagnostics{&hcl.Diagnostic{
 			Severity: hcl.DiagError, Summary: "Incorrect attribute value type",
 			Detail:  fmt.Sprintf("Inappropriate value for attribute %q: %s.", a.Name, err),
 			Subject: a.Expr.Range().Ptr(), Expression: a.Expr, EvalContext: ctx,
-		})
+		}}
 	}
-	return conv, diags
+	return conv, nil
 }
 
 // evalArgs evaluates a task's module arguments and nested blocks for one host. Sensitive values

@@ -1513,18 +1513,10 @@ func (r *runner) registerName(t *Task, hs *hostState, playHosts []*hostState) (s
 	if diags.HasErrors() {
 		return "", diags
 	}
-	v, _ = v.UnmarkDeep()
-	v, err := convert.Convert(v, cty.String)
-	if err != nil {
-		return "", hcl.Diagnostics{errAt(a.Expr.Range(), "Invalid register name", fmt.Sprintf("A register name must be a string: %s.", err))}
+	if v, diags = convertAttr(a, v, cty.String, nil); diags.HasErrors() {
+		return "", diags
 	}
-	if v.IsNull() || !v.IsKnown() {
-		return "", nil
-	}
-	if !hclIdent(v.AsString()) {
-		return "", hcl.Diagnostics{errAt(a.Expr.Range(), "Invalid register name", "A register name must be an identifier such as spark_status.")}
-	}
-	return v.AsString(), nil
+	return registerValue(a, v)
 }
 
 // valueIn evaluates expr, written in scope sc, on hs. In a component, an expression that reads
