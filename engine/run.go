@@ -625,9 +625,9 @@ func (r *runner) resolveHostsIn(expr hcl.Expression, what string, ctx *hcl.EvalC
 		return nil, hcl.Diagnostics{errAt(expr.Range(), "Invalid hosts", fmt.Sprintf("%s must be a group name, \"all\", or a list of host or group names.", what))}
 	}
 	hosts, unknown := hostsNamed(r.cfg.Inventory, names)
-	if unknown != "" {
+	if len(unknown) > 0 {
 		return nil, hcl.Diagnostics{errAt(expr.Range(), "Unknown host or group",
-			fmt.Sprintf("%q is neither a group nor a host of the inventory %s.", unknown, r.cfg.Inventory.File))}
+			fmt.Sprintf("%q is neither a group nor a host of the inventory %s.", unknown[0], r.cfg.Inventory.File))}
 	}
 	out := make([]*hostState, len(hosts))
 	for i, h := range hosts {
@@ -637,8 +637,8 @@ func (r *runner) resolveHostsIn(expr hcl.Expression, what string, ctx *hcl.EvalC
 }
 
 // hostsNamed returns the hosts of the groups and hosts named, each once, groups in inventory
-// order; unknown is the first name that is neither.
-func hostsNamed(inv *inventory.Inventory, names []string) (hosts []*inventory.Host, unknown string) {
+// order; unknown are the names that are neither.
+func hostsNamed(inv *inventory.Inventory, names []string) (hosts []*inventory.Host, unknown []string) {
 	seen := map[string]bool{}
 	add := func(h *inventory.Host) {
 		if !seen[h.Name] {
@@ -654,10 +654,10 @@ func hostsNamed(inv *inventory.Inventory, names []string) (hosts []*inventory.Ho
 		} else if h, ok := inv.Lookup(n); ok {
 			add(h)
 		} else {
-			return nil, n
+			unknown = append(unknown, n)
 		}
 	}
-	return hosts, ""
+	return hosts, unknown
 }
 
 // LiteralPlayHosts returns the hosts that the plays of a parsed playbook file name literally
@@ -684,17 +684,12 @@ func LiteralPlayHosts(f *hcl.File, inv *inventory.Inventory) []*inventory.Host {
 			vals = v.AsValueSlice()
 		}
 		for _, e := range vals {
-			if e.Type() != cty.String || e.IsNull() {
-				continue
-			}
-			if _, group := inv.Groups[e.AsString()]; group {
-				names = append(names, e.AsString())
-			} else if _, host := inv.Lookup(e.AsString()); host {
+			if e.Type() == cty.String && !e.IsNull() {
 				names = append(names, e.AsString())
 			}
 		}
 	}
-	hosts, _ := hostsNamed(inv, names) // every name is known
+	hosts, _ := hostsNamed(inv, names)
 	return hosts
 }
 
