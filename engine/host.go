@@ -39,6 +39,11 @@ type Host struct {
 	redactor *Redactor
 	// statusOf reports what an earlier task did (or will do) on this host.
 	statusOf func(task string) (Status, bool)
+	ahead
+}
+
+// ahead is what a host's play read ahead (see prefetch).
+type ahead struct {
 	// prefetched are regular files read ahead for a plan (see Attr.HostFile), by path.
 	prefetched map[string]prefetchedFile
 	// statted are paths stat'd ahead for a play (see PathStatter), by path as asked.

@@ -1252,7 +1252,7 @@ func (r *runner) applyInBackground(ctx context.Context, t *Task, hs *hostState, 
 	if hs.writes != nil {
 		bg.conn = hs.writes.Conn
 	}
-	bg.prefetched, bg.statted, bg.pending, bg.wantStat, bg.triedFiles, bg.triedStats = nil, nil, nil, nil, nil, nil
+	bg.ahead = ahead{} // none of the read-ahead is its
 	ignore := r.ignoreErrors(t, hs, playHosts)
 	e.Status = StatusChange
 	start := time.Now()
